@@ -1,0 +1,159 @@
+//! Builds the service from a [`Config`] and runs it: the testable start-up seam.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::storage::{self, Store};
+use crate::tokens::{Keyring, TokenSettings};
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the database (migrating it), loads or creates the keys, binds the listener. Binding
+    /// first means a test can ask for port 0 and know the port before serving.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        if config.max_token_ttl_secs < 60 || config.token_ttl_secs > config.max_token_ttl_secs {
+            anyhow::bail!("token TTL must be at least 60 s and at most the maximum TTL");
+        }
+        let store = storage::open(&config.database_url.0)
+            .await
+            .with_context(|| format!("opening database {:?}", config.database_url))?;
+        let keys = Keyring::load_or_create(&config.keys_dir)
+            .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let tokens = TokenSettings {
+            issuer: config.issuer().to_owned(),
+            default_ttl_secs: config.token_ttl_secs,
+            max_ttl_secs: config.max_token_ttl_secs,
+            clock_skew_secs: config.clock_skew_secs,
+        };
+        let state = AppState {
+            store,
+            keys: Arc::new(keys),
+            tokens: Arc::new(tokens),
+            config: Arc::new(config),
+            metrics: crate::telemetry::metrics_handle(),
+        };
+        Ok(App { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (bounded by the
+    /// configured grace period) and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App { listener, state } = self;
+        let addr = listener.local_addr()?;
+        let background = spawn_background(&state);
+        let store = state.store.clone();
+        let grace = Duration::from_secs(u64::from(state.config.shutdown_grace_secs));
+        tracing::info!(%addr, engine = store.engine(), "Trustdesk listening");
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(
+            listener,
+            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            tracing::info!("Shutting down: finishing in-flight requests");
+        });
+        let mut stop_rx2 = stop_rx.clone();
+        tokio::select! {
+            r = server => r?,
+            _ = async move {
+                let _ = stop_rx2.wait_for(|v| *v).await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("Grace period over; dropping remaining connections"),
+        }
+        for task in background {
+            task.abort();
+        }
+        store.close().await;
+        tracing::info!("Stopped");
+        Ok(())
+    }
+}
+
+fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let keys = state.keys.clone();
+    let every = Duration::from_secs(u64::from(state.config.key_reload_secs.max(1)));
+    let reload = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let k = keys.clone();
+            match tokio::task::spawn_blocking(move || k.reload_if_changed()).await {
+                Ok(Ok(true)) => tracing::info!("Reloaded signing keys"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "Key reload failed; keeping previous keys")
+                }
+                Err(e) => tracing::error!(error = %e, "Key reload task failed"),
+            }
+        }
+    });
+    let metrics = state.metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+    vec![reload, upkeep]
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,209 @@
+//! Service configuration: every setting is a flag and a `TRUSTDESK_*` environment variable, with a
+//! default that works on a fresh machine.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `TRUSTDESK_BIND` | `127.0.0.1:8080` | listen address |
+//! | `TRUSTDESK_DATABASE_URL` | `sqlite://data/trustdesk.db` | `sqlite://…` or `postgres://…` |
+//! | `TRUSTDESK_KEYS_DIR` | `keys` | signing keys (created on first run) |
+//! | `TRUSTDESK_PUBLIC_BASE_URL` | `http://127.0.0.1:8080` | base of identity links; token issuer |
+//! | `TRUSTDESK_TOKEN_TTL_SECS` | `1800` | default session lifetime |
+//! | `TRUSTDESK_MAX_TOKEN_TTL_SECS` | `7200` | longest session an agent may ask for |
+//! | `TRUSTDESK_CLOCK_SKEW_SECS` | `60` | tolerated clock difference for `nbf` |
+//! | `TRUSTDESK_KEY_RELOAD_SECS` | `5` | how often a running server re-reads `keys/` |
+//! | `TRUSTDESK_REQUEST_TIMEOUT_SECS` | `15` | whole-request timeout |
+//! | `TRUSTDESK_MAX_JSON_BYTES` | `65536` | JSON body limit |
+//! | `TRUSTDESK_LOG_FORMAT` | `text` | `text` or `json` |
+//! | `TRUSTDESK_SHUTDOWN_GRACE_SECS` | `20` | time in-flight requests get after SIGTERM |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings shared by every subcommand that touches the service's state.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: SocketAddr,
+
+    /// Database URL: `sqlite://path` (embedded default) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_DATABASE_URL",
+        default_value = "sqlite://data/trustdesk.db"
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Directory holding the signing keys; created with a fresh key on first run.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_KEYS_DIR",
+        default_value = "keys"
+    )]
+    pub keys_dir: PathBuf,
+
+    /// Public base URL of this service: identity links are `{base}/v/{token}` and tokens carry it
+    /// as their issuer.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_base_url: String,
+
+    /// Default lifetime of a support session token, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_TOKEN_TTL_SECS",
+        default_value_t = 1800
+    )]
+    pub token_ttl_secs: u32,
+
+    /// Longest lifetime an agent may request, in seconds. Also bounds how long a rotated-out key
+    /// keeps verifying.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAX_TOKEN_TTL_SECS",
+        default_value_t = 7200
+    )]
+    pub max_token_ttl_secs: u32,
+
+    /// Tolerated clock difference between instances, for `nbf` and key retirement.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_CLOCK_SKEW_SECS",
+        default_value_t = 60
+    )]
+    pub clock_skew_secs: u32,
+
+    /// How often a running server re-reads the key directory (picks up `keys rotate`).
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_KEY_RELOAD_SECS",
+        default_value_t = 5
+    )]
+    pub key_reload_secs: u32,
+
+    /// Whole-request timeout, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_REQUEST_TIMEOUT_SECS",
+        default_value_t = 15
+    )]
+    pub request_timeout_secs: u32,
+
+    /// Largest accepted JSON request body, in bytes.
+    #[arg(long, global = true, env = "TRUSTDESK_MAX_JSON_BYTES", default_value_t = 64 * 1024)]
+    pub max_json_bytes: usize,
+
+    /// Log output format.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Seconds in-flight requests get to finish after SIGTERM / Ctrl-C.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_SHUTDOWN_GRACE_SECS",
+        default_value_t = 20
+    )]
+    pub shutdown_grace_secs: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A database URL. Its `Debug` hides any password so that configuration can be logged.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("sqlite:")
+            || s.starts_with("postgres://")
+            || s.starts_with("postgresql://")
+        {
+            Ok(DatabaseUrl(s.to_owned()))
+        } else {
+            Err("expected sqlite://… or postgres://…".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("redacted"));
+                write!(f, "{u}")
+            }
+            _ => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl Config {
+    /// The issuer claim every token carries: the public base URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.public_base_url.trim_end_matches('/')
+    }
+
+    /// A configuration for tests and embedding: loopback on an ephemeral port, everything else
+    /// at its default, state under `dir`.
+    pub fn for_dir(dir: &std::path::Path) -> Config {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: DatabaseUrl(format!("sqlite://{}", dir.join("trustdesk.db").display())),
+            keys_dir: dir.join("keys"),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            token_ttl_secs: 1800,
+            max_token_ttl_secs: 7200,
+            clock_skew_secs: 60,
+            key_reload_secs: 5,
+            request_timeout_secs: 15,
+            max_json_bytes: 64 * 1024,
+            log_format: LogFormat::Text,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_debug_redacts_password() {
+        let u: DatabaseUrl = "postgres://app:hunter2@db/trustdesk".parse().unwrap();
+        let shown = format!("{u:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn database_url_rejects_other_schemes() {
+        assert!("mysql://x".parse::<DatabaseUrl>().is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! The HTTP layer: every route in one list, grouped by audience, and the middleware stack.
+//! Handlers are thin: extract, call one domain function, present the result.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod openapi;
+pub mod ops;
+pub mod pages;
+pub mod state;
+
+use std::time::{Duration, Instant};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use error::ApiError;
+pub use state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Content-Security-Policy for every response: no script at all, styles only from ourselves.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(u64::from(state.config.request_timeout_secs));
+    let body_limit = state.config.max_json_bytes;
+
+    let public_api = Router::new()
+        .route("/v1/verify", post(api::verify::verify))
+        .route("/v1/channels/check", get(api::channels::check))
+        .route("/.well-known/trustdesk-keys", get(api::keys::published));
+
+    let staff_api = Router::new()
+        .route(
+            "/v1/sessions",
+            post(api::sessions::issue).get(api::sessions::list_mine),
+        )
+        .route(
+            "/v1/sessions/{session_id}/revoke",
+            post(api::sessions::revoke),
+        )
+        .route(
+            "/v1/channels",
+            post(api::channels::create).get(api::channels::list),
+        )
+        .route("/v1/channels/{id}", delete(api::channels::delete))
+        .route("/v1/keys", get(api::keys::list))
+        .route("/v1/keys/rotate", post(api::keys::rotate))
+        .route("/v1/keys/{kid}/retire", post(api::keys::retire));
+
+    let pages = Router::new()
+        .route("/v/{token}", get(pages::verify_link))
+        .route("/assets/style.css", get(pages::stylesheet));
+
+    let ops = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi));
+
+    Router::new()
+        .merge(public_api)
+        .merge(staff_api)
+        .merge(pages)
+        .merge(ops)
+        .fallback(|| async { ApiError::not_found("not_found", "no such resource") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    // The span names the route template, never the URI: `/v/{token}` must not
+                    // put tokens into logs.
+                    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                        let route = req
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map(|m| m.as_str().to_owned())
+                            .unwrap_or_else(|| "unmatched".into());
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                }))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::Timeout
+                }))
+                .timeout(timeout)
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(CSP),
+                )),
+        )
+        .with_state(state)
+}
+
+/// Requests and latency per route template and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("trustdesk_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("trustdesk_http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,6 @@
+//! JSON API handlers, one file per capability.
+
+pub mod channels;
+pub mod keys;
+pub mod sessions;
+pub mod verify;

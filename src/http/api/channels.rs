@@ -1,0 +1,228 @@
+//! The official-channel registry: admins manage it, anyone checks against it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::channels::{
+    self, ChannelHandle, ChannelKind, CheckResult, LookalikeReason, OfficialChannel,
+};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{AppJson, AppPath, AppQuery, PreferredLocale, StaffUser};
+use crate::http::i18n;
+use crate::http::state::AppState;
+use crate::types::{rfc3339, Locale, Role};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewChannelRequest {
+    #[schema(value_type = String, example = "telegram")]
+    pub kind: ChannelKind,
+    /// Handle, e-mail address, phone number (with country code), domain or URL.
+    #[schema(example = "@acme_support", max_length = 512)]
+    pub value: String,
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub label: Option<String>,
+    /// Tie the channel to one agent; omit for a channel every agent may use.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelView {
+    pub id: String,
+    #[schema(value_type = String, example = "telegram")]
+    pub kind: ChannelKind,
+    /// Normalised value.
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&OfficialChannel> for ChannelView {
+    fn from(c: &OfficialChannel) -> Self {
+        ChannelView {
+            id: c.id.clone(),
+            kind: c.handle.kind(),
+            value: c.handle.as_str().to_owned(),
+            label: c.label.clone(),
+            agent_id: c.agent_id.clone(),
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckQuery {
+    /// Channel kind, e.g. `telegram`, `email`, `phone`, `website`.
+    pub kind: String,
+    /// The handle, address, number, domain or URL you were contacted from.
+    pub value: String,
+    /// `en` or `zh-CN`.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OfficialRef {
+    #[schema(value_type = String)]
+    pub kind: ChannelKind,
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckResponse {
+    /// `official`, `not_official` or `lookalike`.
+    pub result: &'static str,
+    #[schema(value_type = String)]
+    pub kind: ChannelKind,
+    /// The value as normalised for comparison.
+    pub value: String,
+    /// For `official`: the matching registration. For `lookalike`: the channel imitated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub official: Option<OfficialRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub lookalike_reason: Option<LookalikeReason>,
+    pub locale: Locale,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
+}
+
+/// Register an official channel (role `admin`).
+#[utoipa::path(
+    post, path = "/v1/channels", tag = "channels",
+    request_body = NewChannelRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, body = ChannelView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already registered", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(s): State<AppState>,
+    user: StaffUser,
+    AppJson(req): AppJson<NewChannelRequest>,
+) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
+    let admin = user.require(&[Role::Admin])?;
+    let handle = ChannelHandle::parse(req.kind, &req.value)?;
+    let c = channels::register(
+        s.store.as_ref(),
+        &admin.id,
+        handle,
+        req.label.as_deref(),
+        req.agent_id.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(ChannelView::from(&c))))
+}
+
+/// List official channels (role `admin`).
+#[utoipa::path(
+    get, path = "/v1/channels", tag = "channels",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = [ChannelView]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(s): State<AppState>,
+    user: StaffUser,
+) -> Result<Json<Vec<ChannelView>>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let all = channels::list(s.store.as_ref()).await?;
+    Ok(Json(all.iter().map(ChannelView::from).collect()))
+}
+
+/// Remove an official channel (role `admin`).
+#[utoipa::path(
+    delete, path = "/v1/channels/{id}", tag = "channels",
+    params(("id" = String, Path)),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(s): State<AppState>,
+    user: StaffUser,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, ApiError> {
+    user.require(&[Role::Admin])?;
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::not_found("channel_not_found", "no such channel"));
+    }
+    channels::delete(s.store.as_ref(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Check a handle, address, number or URL against the registry (public).
+#[utoipa::path(
+    get, path = "/v1/channels/check", tag = "channels",
+    params(CheckQuery),
+    responses(
+        (status = 200, body = CheckResponse),
+        (status = 400, description = "Unknown kind or invalid value", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check(
+    State(s): State<AppState>,
+    PreferredLocale(header_locale): PreferredLocale,
+    AppQuery(q): AppQuery<CheckQuery>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let kind = ChannelKind::parse(&q.kind)
+        .ok_or_else(|| ApiError::bad_request("invalid_kind", "unknown channel kind"))?;
+    let locale = q
+        .lang
+        .as_deref()
+        .and_then(Locale::parse_tag)
+        .unwrap_or(header_locale);
+    let handle = ChannelHandle::parse(kind, &q.value)?;
+    let result = channels::check(s.store.as_ref(), &handle).await?;
+    let (name, official, reason) = match &result {
+        CheckResult::Official(c) => ("official", Some(c), None),
+        CheckResult::Lookalike { of, reason } => ("lookalike", Some(of), Some(*reason)),
+        CheckResult::NotOfficial => ("not_official", None, None),
+    };
+    metrics::counter!("trustdesk_channel_checks_total", "result" => name).increment(1);
+    let of_text = official.map(|c| {
+        format!(
+            "{} {}",
+            i18n::kind_name(c.handle.kind(), locale),
+            i18n::display_handle(c.handle.kind(), c.handle.as_str())
+        )
+    });
+    Ok(Json(CheckResponse {
+        result: name,
+        kind,
+        value: handle.as_str().to_owned(),
+        official: official.map(|c| OfficialRef {
+            kind: c.handle.kind(),
+            value: c.handle.as_str().to_owned(),
+            label: c.label.clone(),
+        }),
+        lookalike_reason: reason,
+        locale,
+        message: i18n::check_message(name, locale, of_text.as_deref()),
+        report_url: (name != "official")
+            .then(|| format!("{}/report?source=check&result={name}", s.base_url())),
+    }))
+}

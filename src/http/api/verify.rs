@@ -1,0 +1,148 @@
+//! `POST /v1/verify`: is this contact genuine?
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{AppJson, PreferredLocale};
+use crate::http::i18n;
+use crate::http::state::AppState;
+use crate::tokens::{self, ForgeryReason, SessionInfo, Verdict};
+use crate::types::{rfc3339, Locale};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// A token, an identity link, a session code, or a whole pasted message containing one.
+    #[serde(alias = "token")]
+    #[schema(max_length = 16384)]
+    pub input: String,
+    /// `en` or `zh-CN`; defaults to `Accept-Language`.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelRef {
+    #[schema(value_type = String, example = "telegram")]
+    pub kind: crate::channels::ChannelKind,
+    pub handle: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub agent_name: String,
+    pub channel: ChannelRef,
+    pub issued_at: String,
+    pub expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_ref_last4: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyResponse {
+    /// `genuine`, `forged`, `expired`, `not_yet_valid`, `revoked` or `malformed`.
+    #[schema(example = "genuine")]
+    pub verdict: &'static str,
+    /// Why, for `forged` (`unknown_key`, `bad_signature`, `unknown_code`) and `malformed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub locale: Locale,
+    pub title: &'static str,
+    pub message: &'static str,
+    /// For genuine sessions: only continue if the conversation is on this channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+    /// Present when the signature proved who issued the session (also for expired/revoked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSummary>,
+    /// Where to report this contact; absent only for genuine sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_url: Option<String>,
+}
+
+impl From<&SessionInfo> for SessionSummary {
+    fn from(s: &SessionInfo) -> Self {
+        SessionSummary {
+            session_id: s.session_id.clone(),
+            agent_name: s.agent_name.clone(),
+            channel: ChannelRef {
+                kind: s.channel_kind,
+                handle: s.channel_handle.clone(),
+            },
+            issued_at: rfc3339(s.issued_at),
+            expires_at: rfc3339(s.expires_at),
+            user_ref_last4: s.user_ref_last4.clone(),
+        }
+    }
+}
+
+/// Builds the user-facing answer for a verdict; shared by the JSON API and the HTML page.
+pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyResponse {
+    let kind = verdict.kind();
+    let text = i18n::verdict(kind, locale);
+    let reason = match verdict {
+        Verdict::Forged(r) => Some(
+            match r {
+                ForgeryReason::UnknownKey => "unknown_key",
+                ForgeryReason::BadSignature => "bad_signature",
+                ForgeryReason::UnknownCode => "unknown_code",
+            }
+            .to_owned(),
+        ),
+        Verdict::Malformed(why) => Some((*why).to_owned()),
+        _ => None,
+    };
+    let genuine = matches!(verdict, Verdict::Genuine(_));
+    VerifyResponse {
+        verdict: kind,
+        reason,
+        locale,
+        title: text.title,
+        message: text.message,
+        instruction: match verdict {
+            Verdict::Genuine(s) => {
+                Some(i18n::instruction(s.channel_kind, &s.channel_handle, locale))
+            }
+            _ => None,
+        },
+        session: verdict.session().map(SessionSummary::from),
+        report_url: (!genuine).then(|| format!("{base_url}/report?source=verify&verdict={kind}")),
+    }
+}
+
+/// Verify a token, identity link, session code or pasted message.
+#[utoipa::path(
+    post, path = "/v1/verify", tag = "verify",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "A verdict (every verdict, including forged, is a 200)", body = VerifyResponse),
+        (status = 400, description = "Body is not valid JSON or has unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify(
+    State(s): State<AppState>,
+    PreferredLocale(header_locale): PreferredLocale,
+    AppJson(req): AppJson<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    if req.input.len() > tokens::input::MAX_INPUT_LEN {
+        return Err(ApiError::bad_request(
+            "input_too_long",
+            format!("input is limited to {} bytes", tokens::input::MAX_INPUT_LEN),
+        ));
+    }
+    let locale = req
+        .lang
+        .as_deref()
+        .and_then(Locale::parse_tag)
+        .unwrap_or(header_locale);
+    let verdict =
+        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &req.input).await?;
+    metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
+    Ok(Json(present(&verdict, locale, s.base_url())))
+}

@@ -1,0 +1,96 @@
+//! zh-CN / en texts for everything a user reads: verdicts and channel checks. Kept in one table
+//! so that a translation reviewer reads one file.
+
+use crate::channels::ChannelKind;
+use crate::types::Locale;
+
+/// Headline and explanation for a verdict.
+pub struct VerdictText {
+    pub title: &'static str,
+    pub message: &'static str,
+}
+
+pub fn verdict(kind: &str, l: Locale) -> VerdictText {
+    let (title, message) = match (kind, l) {
+        ("genuine", Locale::En) => ("Genuine official session", "This session was issued by an official agent and is valid right now."),
+        ("genuine", Locale::ZhCn) => ("真实的官方会话", "此会话由官方客服签发，目前有效。"),
+        ("forged", Locale::En) => ("FORGED — this is not official support", "The signature is invalid or was not made by our keys. Whoever sent this is impersonating support. Stop talking to them and never share codes, seed phrases or money."),
+        ("forged", Locale::ZhCn) => ("伪造 — 这不是官方客服", "签名无效或并非由我们的密钥签发。发送者正在冒充客服。请立即停止联系，切勿提供验证码、助记词或转账。"),
+        ("expired", Locale::En) => ("EXPIRED — do not trust this contact", "This session has expired. A real agent can start a new session; anyone still using this one may not be who they claim."),
+        ("expired", Locale::ZhCn) => ("已过期 — 请勿信任此联系人", "此会话已过期。真正的客服可以重新发起会话；仍在使用此会话的人可能并非其声称的身份。"),
+        ("not_yet_valid", Locale::En) => ("NOT YET VALID — do not trust this contact", "This session is not valid yet. Check your device clock, then ask the agent for a new session."),
+        ("not_yet_valid", Locale::ZhCn) => ("尚未生效 — 请勿信任此联系人", "此会话尚未生效。请检查设备时间，然后请客服重新发起会话。"),
+        ("revoked", Locale::En) => ("REVOKED — do not trust this contact", "This session was revoked by our security team or the agent. Stop the conversation."),
+        ("revoked", Locale::ZhCn) => ("已撤销 — 请勿信任此联系人", "此会话已被安全团队或客服撤销。请停止对话。"),
+        (_, Locale::En) => ("NOT VERIFIABLE — do not trust this contact", "We could not find a valid session token, identity link or session code in what you entered."),
+        (_, Locale::ZhCn) => ("无法验证 — 请勿信任此联系人", "在您输入的内容中没有找到有效的会话令牌、身份链接或会话码。"),
+    };
+    VerdictText { title, message }
+}
+
+/// "Only continue if this message came from …" for a genuine session.
+pub fn instruction(kind: ChannelKind, handle: &str, l: Locale) -> String {
+    let shown = display_handle(kind, handle);
+    match l {
+        Locale::En => format!(
+            "Only continue if this message came from {} {shown}. If it came from anywhere else, it is a scam.",
+            kind_name(kind, l)
+        ),
+        Locale::ZhCn => format!(
+            "仅当此消息来自 {} {shown} 时才可继续。如果来自其他任何地方，那就是诈骗。",
+            kind_name(kind, l)
+        ),
+    }
+}
+
+pub fn kind_name(kind: ChannelKind, l: Locale) -> &'static str {
+    match (kind, l) {
+        (ChannelKind::Telegram, _) => "Telegram",
+        (ChannelKind::Wechat, Locale::En) => "WeChat",
+        (ChannelKind::Wechat, Locale::ZhCn) => "微信",
+        (ChannelKind::Whatsapp, _) => "WhatsApp",
+        (ChannelKind::Email, Locale::En) => "e-mail",
+        (ChannelKind::Email, Locale::ZhCn) => "电子邮件",
+        (ChannelKind::Phone, Locale::En) => "phone",
+        (ChannelKind::Phone, Locale::ZhCn) => "电话",
+        (ChannelKind::X, _) => "X (Twitter)",
+        (ChannelKind::InAppChat, Locale::En) => "in-app chat",
+        (ChannelKind::InAppChat, Locale::ZhCn) => "应用内聊天",
+        (ChannelKind::WebChat, Locale::En) => "web chat",
+        (ChannelKind::WebChat, Locale::ZhCn) => "网页聊天",
+        (ChannelKind::Website, Locale::En) => "website",
+        (ChannelKind::Website, Locale::ZhCn) => "网站",
+    }
+}
+
+/// Handles of @-style networks are shown with their `@`.
+pub fn display_handle(kind: ChannelKind, handle: &str) -> String {
+    match kind {
+        ChannelKind::Telegram | ChannelKind::X => format!("@{handle}"),
+        _ => handle.to_owned(),
+    }
+}
+
+pub fn check_message(result: &str, l: Locale, of: Option<&str>) -> String {
+    match (result, l) {
+        ("official", Locale::En) => "This is a registered official channel.".into(),
+        ("official", Locale::ZhCn) => "这是已登记的官方渠道。".into(),
+        ("lookalike", Locale::En) => format!(
+            "WARNING: this imitates the official channel {}. It is not official: it is very likely a scam.",
+            of.unwrap_or("")
+        ),
+        ("lookalike", Locale::ZhCn) => format!(
+            "警告：此渠道在模仿官方渠道 {}。它不是官方渠道，极有可能是诈骗。",
+            of.unwrap_or("")
+        ),
+        (_, Locale::En) => "This is not a registered official channel. Do not trust anyone contacting you from it as official support.".into(),
+        (_, Locale::ZhCn) => "这不是已登记的官方渠道。不要相信任何通过它自称官方客服的人。".into(),
+    }
+}
+
+pub fn report_label(l: Locale) -> &'static str {
+    match l {
+        Locale::En => "Report this contact",
+        Locale::ZhCn => "举报此联系人",
+    }
+}

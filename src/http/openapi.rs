@@ -1,0 +1,64 @@
+//! The OpenAPI document, generated from the handlers' own types (utoipa).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{api, error, ops};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Trustdesk",
+        description = "Verify support contacts, report impersonation fraud, escalate confirmed fraud. \
+                       Every error is RFC 9457 application/problem+json with a stable `code`."
+    ),
+    paths(
+        api::verify::verify,
+        api::channels::check,
+        api::channels::create,
+        api::channels::list,
+        api::channels::delete,
+        api::sessions::issue,
+        api::sessions::revoke,
+        api::sessions::list_mine,
+        api::keys::published,
+        api::keys::list,
+        api::keys::rotate,
+        api::keys::retire,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+    ),
+    components(schemas(error::Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "verify", description = "Is this contact genuine?"),
+        (name = "channels", description = "Official-channel registry"),
+        (name = "sessions", description = "Signed support sessions"),
+        (name = "keys", description = "Public keys and rotation"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("Staff API key from `trustdesk staff add`"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

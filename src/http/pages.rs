@@ -1,0 +1,128 @@
+//! Server-rendered pages. Templates escape everything (askama); no inline script or style.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::api::verify::present;
+use super::error::ApiError;
+use super::extract::{AppPath, PreferredLocale};
+use super::i18n;
+use super::state::AppState;
+use crate::tokens::{self, Verdict};
+use crate::types::Locale;
+
+/// Renders a template, turning a rendering failure into an opaque 500.
+pub struct HtmlPage<T>(pub T);
+
+impl<T: Template> IntoResponse for HtmlPage<T> {
+    fn into_response(self) -> Response {
+        match self.0.render() {
+            Ok(html) => {
+                let mut r = Html(html).into_response();
+                // Verdicts change with time and revocation: never cache them.
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Err(e) => ApiError::Internal(e.into()).into_response(),
+        }
+    }
+}
+
+pub struct SessionRow {
+    pub agent_name: String,
+    pub channel: String,
+    pub expires_at: String,
+    pub user_ref_last4: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+pub struct VerifyPage {
+    pub lang: &'static str,
+    pub verdict: &'static str,
+    pub icon: &'static str,
+    pub title: &'static str,
+    pub message: &'static str,
+    pub instruction: Option<String>,
+    pub session: Option<SessionRow>,
+    pub report_url: Option<String>,
+    pub report_label: &'static str,
+    pub lang_label: &'static str,
+    pub details_label: &'static str,
+    pub agent_label: &'static str,
+    pub channel_label: &'static str,
+    pub expires_label: &'static str,
+    pub user_ref_label: &'static str,
+    pub footnote: &'static str,
+}
+
+/// `GET /v/{token}`: the identity link a user opens.
+pub async fn verify_link(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(token): AppPath<String>,
+) -> Result<Response, ApiError> {
+    let verdict = if token.len() > tokens::paseto::MAX_TOKEN_LEN {
+        Verdict::Malformed("the token is damaged or incomplete")
+    } else {
+        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &token).await?
+    };
+    metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
+    let p = present(&verdict, locale, s.base_url());
+    let zh = locale == Locale::ZhCn;
+    let page = VerifyPage {
+        lang: locale.as_str(),
+        verdict: p.verdict,
+        icon: if p.verdict == "genuine" { "✔" } else { "✖" },
+        title: p.title,
+        message: p.message,
+        instruction: p.instruction,
+        session: p.session.map(|s| SessionRow {
+            agent_name: s.agent_name,
+            channel: format!(
+                "{} {}",
+                i18n::kind_name(s.channel.kind, locale),
+                i18n::display_handle(s.channel.kind, &s.channel.handle)
+            ),
+            expires_at: s.expires_at,
+            user_ref_last4: s.user_ref_last4,
+        }),
+        report_url: p.report_url,
+        report_label: i18n::report_label(locale),
+        lang_label: if zh { "语言" } else { "Language" },
+        details_label: if zh {
+            "会话详情"
+        } else {
+            "Session details"
+        },
+        agent_label: if zh { "客服" } else { "Agent" },
+        channel_label: if zh { "渠道" } else { "Channel" },
+        expires_label: if zh { "有效期至" } else { "Valid until" },
+        user_ref_label: if zh {
+            "您的账户尾号"
+        } else {
+            "Your reference ends in"
+        },
+        footnote: if zh {
+            "Trustdesk 绝不会索要您的助记词、私钥、转账或远程控制权限。"
+        } else {
+            "Trustdesk and real support never ask for your seed phrase, private keys, a payment or remote access."
+        },
+    };
+    Ok(HtmlPage(page).into_response())
+}
+
+/// The stylesheet, embedded so the binary is self-contained.
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../web/style.css"),
+    )
+}

@@ -1,0 +1,25 @@
+//! Shared state handed to every handler.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Config;
+use crate::storage::Store;
+use crate::tokens::{Keyring, TokenSettings};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<Keyring>,
+    pub tokens: Arc<TokenSettings>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// `{public_base_url}` without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.config.issuer()
+    }
+}

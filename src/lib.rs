@@ -1,0 +1,21 @@
+//! Trustdesk: stops support-impersonation fraud.
+//!
+//! Crate map (imports only point down):
+//! - [`app`] builds the service from a [`config::Config`] and runs it.
+//! - [`http`] is the only layer that knows about HTTP: routes, extractors, problem responses, pages.
+//! - Domain capabilities, free of axum and sqlx: [`tokens`] (PASETO sessions, keys, verdicts),
+//!   [`channels`] (official-channel registry, lookalikes), [`staff`] (accounts, roles, API keys).
+//! - [`storage`] is one `Store` trait with an implementation per engine (SQLite, PostgreSQL).
+//! - [`types`] is shared vocabulary with no logic.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod staff;
+pub mod storage;
+pub mod telemetry;
+pub mod tokens;
+pub mod types;

@@ -1,0 +1,35 @@
+//! Thin binary: parse the command line, set up logging, hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trustdesk::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The server logs its work; one-shot commands only warn, their output is the answer.
+    let level = match cli.command {
+        None | Some(Command::Serve) => "info",
+        Some(_) => "warn",
+    };
+    trustdesk::telemetry::init_logging(cli.config.log_format, level);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config).await.map(|()| ExitCode::SUCCESS),
+        other => trustdesk::cli::run(cli.config, other).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: trustdesk::config::Config) -> anyhow::Result<()> {
+    tracing::info!(config = ?config, "Starting Trustdesk");
+    let app = trustdesk::app::App::build(config).await?;
+    app.run_until_stopped(trustdesk::app::shutdown_signal())
+        .await
+}

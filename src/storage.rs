@@ -1,0 +1,109 @@
+//! Persistence: one object-safe [`Store`] trait with an implementation per engine.
+//!
+//! Only `storage/sqlite.rs` and `storage/postgres.rs` contain SQL. The SQL text is shared where the
+//! two engines agree (see `storage/sql.rs`), so both engines run the same statements and the
+//! same tests. Domain modules never see `sqlx`: they speak [`records`] and get [`StorageError`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+mod postgres;
+pub mod records;
+mod sql;
+mod sqlite;
+
+pub use records::*;
+
+/// What can go wrong below the domain. The HTTP layer maps these once (`http/error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A uniqueness or foreign-key rule refused the write; the domain decides what it means.
+    #[error("constraint violated: {constraint}")]
+    Conflict { constraint: String },
+    /// The database cannot be reached or timed out; callers answer 503.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else; opaque to clients.
+    #[error("database error")]
+    Other(#[source] sqlx::Error),
+    /// The URL names no engine this build knows.
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(ref db)
+                if db.is_unique_violation() || db.is_foreign_key_violation() =>
+            {
+                StorageError::Conflict {
+                    constraint: db
+                        .constraint()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| db.message().to_owned()),
+                }
+            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StorageError::Unavailable(e)
+            }
+            other => StorageError::Other(other),
+        }
+    }
+}
+
+/// Every persistent operation the service performs. Object-safe: held as `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn engine(&self) -> &'static str;
+    /// Cheap round-trip proving the database answers (`/readyz`).
+    async fn ping(&self) -> Result<(), StorageError>;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StorageError>;
+    async fn close(&self);
+
+    // Staff
+    async fn insert_staff(&self, rec: &StaffRecord, key_hash: &str) -> Result<(), StorageError>;
+    async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<StaffRecord>, StorageError>;
+    async fn staff_by_id(&self, id: &str) -> Result<Option<StaffRecord>, StorageError>;
+    async fn list_staff(&self) -> Result<Vec<StaffRecord>, StorageError>;
+
+    // Official-channel registry
+    async fn insert_channel(&self, rec: &ChannelRecord) -> Result<(), StorageError>;
+    async fn list_channels(&self) -> Result<Vec<ChannelRecord>, StorageError>;
+    async fn delete_channel(&self, id: &str) -> Result<bool, StorageError>;
+
+    // Support sessions
+    async fn insert_session(&self, rec: &SessionRecord) -> Result<(), StorageError>;
+    async fn session_by_jti(&self, jti: &str) -> Result<Option<SessionView>, StorageError>;
+    async fn session_by_code_hash(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<SessionView>, StorageError>;
+    /// Marks a session revoked. Returns false when it was already revoked (idempotent).
+    async fn revoke_session(&self, jti: &str, by: &str, at: i64) -> Result<bool, StorageError>;
+    /// The agent's sessions that have not expired at `now`, newest first.
+    async fn active_sessions_for_agent(
+        &self,
+        agent_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionView>, StorageError>;
+}
+
+/// Opens the engine named by the URL's scheme, creating an SQLite file (and its folder) if needed,
+/// and applies migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StorageError> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(sqlite::SqliteStore::connect(url).await?)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Arc::new(postgres::PgStore::connect(url).await?)
+    } else {
+        return Err(StorageError::UnsupportedUrl);
+    };
+    store.migrate().await?;
+    Ok(store)
+}

@@ -1,0 +1,604 @@
+//! Support-session tokens: issue, verify, revoke.
+//!
+//! A session token is PASETO `v4.public` (Ed25519) with footer `{"kid":"k4.pid.…"}`; see
+//! `docs/tokens.md`. Verification is a pure function of the token, the key set and the clock
+//! ([`check_token`]); the service adds the revocation check and session codes ([`verify`]).
+//! No algorithm negotiation exists: anything but `v4.public.` is refused before any key is touched.
+
+pub mod claims;
+pub mod input;
+pub mod keyring;
+pub mod paserk;
+pub mod paseto;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::channels::{ChannelHandle, ChannelKind};
+use crate::staff::Staff;
+use crate::storage::{SessionRecord, SessionView, StorageError, Store};
+use crate::types::{now, rfc3339, Role, UnixTime};
+pub use claims::{SessionClaims, AUDIENCE, IMPLICIT_ASSERTION};
+use input::Presented;
+pub use keyring::{KeyLookup, KeySet, KeyState, Keyring};
+
+/// Settings the token functions need from the service configuration.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub default_ttl_secs: u32,
+    pub max_ttl_secs: u32,
+    pub clock_skew_secs: u32,
+}
+
+/// What a verification concluded. Everything but `Genuine` means "do not trust this contact".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Genuine(SessionInfo),
+    /// Bad signature, unknown or retired key, or a session code no session has.
+    Forged(ForgeryReason),
+    Expired(SessionInfo),
+    NotYetValid(SessionInfo),
+    Revoked(SessionInfo),
+    /// Not a token or code at all, or a token that is structurally broken.
+    Malformed(&'static str),
+}
+
+impl Verdict {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Genuine(_) => "genuine",
+            Verdict::Forged(_) => "forged",
+            Verdict::Expired(_) => "expired",
+            Verdict::NotYetValid(_) => "not_yet_valid",
+            Verdict::Revoked(_) => "revoked",
+            Verdict::Malformed(_) => "malformed",
+        }
+    }
+
+    pub fn session(&self) -> Option<&SessionInfo> {
+        match self {
+            Verdict::Genuine(s)
+            | Verdict::Expired(s)
+            | Verdict::NotYetValid(s)
+            | Verdict::Revoked(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForgeryReason {
+    /// The footer names a key this service never had, or one that has retired.
+    UnknownKey,
+    /// The signature does not match the token's content under the named key.
+    BadSignature,
+    /// A well-formed session code that belongs to no session.
+    UnknownCode,
+}
+
+/// What a genuine signature (or a session code) tells about the session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub agent_id: String,
+    pub agent_name: String,
+    pub channel_kind: ChannelKind,
+    pub channel_handle: String,
+    pub issued_at: UnixTime,
+    pub not_before: UnixTime,
+    pub expires_at: UnixTime,
+    pub user_ref_last4: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// 400
+    #[error("ttl_secs must be between 60 and {max}")]
+    InvalidTtl { max: u32 },
+    /// 400
+    #[error("user_ref must be 6–128 printable characters")]
+    InvalidUserRef,
+    /// 404
+    #[error("no such session")]
+    SessionNotFound,
+    /// 403: only the issuing agent or security staff may revoke.
+    #[error("only the issuing agent or security staff may revoke this session")]
+    NotYourSession,
+    /// 500: keys unusable.
+    #[error(transparent)]
+    Key(#[from] keyring::KeyError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A freshly issued session: what the agent hands to the user.
+#[derive(Clone, Debug)]
+pub struct IssuedSession {
+    pub token: String,
+    pub code: String,
+    pub info: SessionInfo,
+    pub kid: String,
+}
+
+/// Signs a session for `agent` on `channel`. The caller has checked that the channel is official
+/// for this agent.
+pub async fn issue_session(
+    settings: &TokenSettings,
+    keys: &Keyring,
+    store: &dyn Store,
+    agent: &Staff,
+    channel: &ChannelHandle,
+    user_ref: Option<&str>,
+    ttl_secs: Option<u32>,
+) -> Result<IssuedSession, TokenError> {
+    let ttl = ttl_secs.unwrap_or(settings.default_ttl_secs);
+    if !(60..=settings.max_ttl_secs).contains(&ttl) {
+        return Err(TokenError::InvalidTtl {
+            max: settings.max_ttl_secs,
+        });
+    }
+    let user_ref_last4 = match user_ref.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(r) => {
+            let n = r.chars().count();
+            if !(6..=128).contains(&n) || r.chars().any(char::is_control) {
+                return Err(TokenError::InvalidUserRef);
+            }
+            Some(r.chars().skip(n - 4).collect::<String>())
+        }
+    };
+    let set = keys.current();
+    let iat = now();
+    let info = SessionInfo {
+        session_id: uuid::Uuid::new_v4().to_string(),
+        agent_id: agent.id.clone(),
+        agent_name: agent.name.clone(),
+        channel_kind: channel.kind(),
+        channel_handle: channel.as_str().to_owned(),
+        issued_at: iat,
+        not_before: iat,
+        expires_at: iat + i64::from(ttl),
+        user_ref_last4,
+    };
+    let claims = SessionClaims {
+        iss: settings.issuer.clone(),
+        aud: AUDIENCE.to_owned(),
+        sub: info.agent_id.clone(),
+        jti: info.session_id.clone(),
+        iat: rfc3339(info.issued_at),
+        nbf: rfc3339(info.not_before),
+        exp: rfc3339(info.expires_at),
+        agent_name: info.agent_name.clone(),
+        channel_kind: info.channel_kind.as_str().to_owned(),
+        channel_handle: info.channel_handle.clone(),
+        user_ref_last4: info.user_ref_last4.clone(),
+    };
+    let payload = serde_json::to_vec(&claims).unwrap_or_default();
+    let footer = footer_for(set.active_kid());
+    let token = paseto::sign(
+        set.signing_key(),
+        &payload,
+        footer.as_bytes(),
+        IMPLICIT_ASSERTION,
+    );
+
+    // A 50-bit code collides essentially never; the unique index makes sure, and we retry.
+    let mut attempt = 0;
+    loop {
+        let code = new_code();
+        let rec = SessionRecord {
+            jti: info.session_id.clone(),
+            agent_id: info.agent_id.clone(),
+            kid: set.active_kid().to_owned(),
+            channel_kind: info.channel_kind.as_str().to_owned(),
+            channel_value: info.channel_handle.clone(),
+            user_ref_last4: info.user_ref_last4.clone(),
+            code_hash: code_digest(&code),
+            issued_at: info.issued_at,
+            expires_at: info.expires_at,
+            revoked_at: None,
+            revoked_by: None,
+        };
+        match store.insert_session(&rec).await {
+            Ok(()) => {
+                tracing::info!(session.id = %info.session_id, agent.id = %agent.id, "Issued support session");
+                return Ok(IssuedSession {
+                    token,
+                    code,
+                    info,
+                    kid: set.active_kid().to_owned(),
+                });
+            }
+            Err(StorageError::Conflict { .. }) if attempt < 3 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Revokes a session. The issuing agent may revoke its own; security and admin may revoke any.
+/// Revoking twice is not an error. Returns the session with its revocation time.
+pub async fn revoke(
+    store: &dyn Store,
+    actor: &Staff,
+    session_id: &str,
+) -> Result<(SessionInfo, UnixTime), TokenError> {
+    let view = store
+        .session_by_jti(session_id)
+        .await?
+        .ok_or(TokenError::SessionNotFound)?;
+    let privileged = matches!(actor.role, Role::Security | Role::Admin);
+    if !privileged && view.session.agent_id != actor.id {
+        return Err(TokenError::NotYourSession);
+    }
+    let at = now();
+    let revoked_at = if store.revoke_session(session_id, &actor.id, at).await? {
+        tracing::info!(session.id = %session_id, staff.id = %actor.id, "Revoked support session");
+        at
+    } else {
+        view.session.revoked_at.unwrap_or(at)
+    };
+    let info = info_from_view(&view).ok_or(TokenError::SessionNotFound)?;
+    Ok((info, revoked_at))
+}
+
+/// The agent's sessions that have not expired yet.
+pub async fn active_sessions(
+    store: &dyn Store,
+    agent: &Staff,
+) -> Result<Vec<(SessionInfo, Option<UnixTime>)>, TokenError> {
+    Ok(store
+        .active_sessions_for_agent(&agent.id, now())
+        .await?
+        .iter()
+        .filter_map(|v| Some((info_from_view(v)?, v.session.revoked_at)))
+        .collect())
+}
+
+/// What the service answers for anything a user pasted: token, link, code or message.
+pub async fn verify(
+    settings: &TokenSettings,
+    keys: &KeySet,
+    store: &dyn Store,
+    input: &str,
+) -> Result<Verdict, StorageError> {
+    let at = now();
+    match input::extract(input) {
+        Presented::Token(token) => {
+            let verdict = check_token(keys, &settings.issuer, settings.clock_skew_secs, token, at);
+            // Only a genuinely signed session can be revoked; forged tokens never cost a query.
+            if let Some(info) = verdict.session() {
+                if is_revoked(store, &info.session_id).await? {
+                    return Ok(Verdict::Revoked(info.clone()));
+                }
+            }
+            Ok(verdict)
+        }
+        Presented::Code(code) => {
+            let Some(view) = store.session_by_code_hash(&code_digest(&code)).await? else {
+                return Ok(Verdict::Forged(ForgeryReason::UnknownCode));
+            };
+            let Some(info) = info_from_view(&view) else {
+                return Ok(Verdict::Malformed("session record unreadable"));
+            };
+            Ok(if view.session.revoked_at.is_some() {
+                Verdict::Revoked(info)
+            } else {
+                time_verdict(info, at, settings.clock_skew_secs)
+            })
+        }
+        Presented::ForeignToken => Ok(Verdict::Malformed(
+            "not a Trustdesk token: only v4.public session tokens are accepted",
+        )),
+        Presented::Nothing => Ok(Verdict::Malformed(
+            "no token, identity link or session code found in the input",
+        )),
+    }
+}
+
+async fn is_revoked(store: &dyn Store, jti: &str) -> Result<bool, StorageError> {
+    Ok(store
+        .session_by_jti(jti)
+        .await?
+        .is_some_and(|v| v.session.revoked_at.is_some()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Footer {
+    kid: String,
+}
+
+/// The exact footer bytes we sign; verification compares the presented footer with these.
+pub fn footer_for(kid: &str) -> String {
+    format!(r#"{{"kid":"{kid}"}}"#)
+}
+
+/// Pure verification of a token string: signature, key, claims and time, but not revocation.
+/// Usable offline with any [`KeyLookup`], e.g. the published key set.
+pub fn check_token(
+    keys: &dyn KeyLookup,
+    issuer: &str,
+    skew_secs: u32,
+    token: &str,
+    at: UnixTime,
+) -> Verdict {
+    use paseto::PasetoError;
+    let footer = match paseto::untrusted_footer(token) {
+        Ok(f) => f,
+        Err(PasetoError::WrongHeader) => {
+            return Verdict::Malformed("only v4.public session tokens are accepted")
+        }
+        Err(_) => return Verdict::Malformed("the token is damaged or incomplete"),
+    };
+    let Ok(Footer { kid }) = serde_json::from_slice::<Footer>(&footer) else {
+        return Verdict::Malformed("the token has no key id");
+    };
+    let Some(key) = keys.key_for(&kid, at) else {
+        return Verdict::Forged(ForgeryReason::UnknownKey);
+    };
+    let message = match paseto::verify(key, token, Some(footer.as_slice()), IMPLICIT_ASSERTION) {
+        Ok(m) => m,
+        Err(PasetoError::BadSignature) | Err(PasetoError::FooterMismatch) => {
+            return Verdict::Forged(ForgeryReason::BadSignature)
+        }
+        Err(_) => return Verdict::Malformed("the token is damaged or incomplete"),
+    };
+    let Ok(claims) = serde_json::from_slice::<SessionClaims>(&message) else {
+        return Verdict::Malformed("the token's claims are unreadable");
+    };
+    // Signed by our key but not a session for this verifier: never genuine.
+    if claims.aud != AUDIENCE || claims.iss != issuer {
+        return Verdict::Malformed("the token was not issued for this verifier");
+    }
+    let Some(info) = info_from_claims(&claims) else {
+        return Verdict::Malformed("the token's claims are unreadable");
+    };
+    time_verdict(info, at, skew_secs)
+}
+
+fn time_verdict(info: SessionInfo, at: UnixTime, skew_secs: u32) -> Verdict {
+    if at >= info.expires_at {
+        Verdict::Expired(info)
+    } else if at + i64::from(skew_secs) < info.not_before {
+        Verdict::NotYetValid(info)
+    } else {
+        Verdict::Genuine(info)
+    }
+}
+
+fn info_from_claims(c: &SessionClaims) -> Option<SessionInfo> {
+    Some(SessionInfo {
+        session_id: c.jti.clone(),
+        agent_id: c.sub.clone(),
+        agent_name: c.agent_name.clone(),
+        channel_kind: ChannelKind::parse(&c.channel_kind)?,
+        channel_handle: c.channel_handle.clone(),
+        issued_at: claims::parse_time(&c.iat)?,
+        not_before: claims::parse_time(&c.nbf)?,
+        expires_at: claims::parse_time(&c.exp)?,
+        user_ref_last4: c.user_ref_last4.clone(),
+    })
+}
+
+fn info_from_view(v: &SessionView) -> Option<SessionInfo> {
+    let s = &v.session;
+    Some(SessionInfo {
+        session_id: s.jti.clone(),
+        agent_id: s.agent_id.clone(),
+        agent_name: v.agent_name.clone(),
+        channel_kind: ChannelKind::parse(&s.channel_kind)?,
+        channel_handle: s.channel_value.clone(),
+        issued_at: s.issued_at,
+        not_before: s.issued_at,
+        expires_at: s.expires_at,
+        user_ref_last4: s.user_ref_last4.clone(),
+    })
+}
+
+/// A new session code from the OS RNG, canonical form (no dashes).
+fn new_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..input::CODE_LEN)
+        .map(|_| input::CODE_ALPHABET[rng.gen_range(0..input::CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+fn code_digest(code: &str) -> String {
+    crate::staff::hex(&Sha256::digest(code.as_bytes()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Published keys: what anyone fetches from /.well-known/trustdesk-keys to verify offline.
+
+/// One public key as published.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublishedKey {
+    /// PASERK `k4.pid` of the key; tokens name it in their footer.
+    pub kid: String,
+    /// PASERK `k4.public`.
+    pub paserk: String,
+    pub state: KeyState,
+    /// RFC 3339 moment after which tokens naming this key are no longer genuine; absent for the
+    /// active key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+}
+
+/// The published key set.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PublishedKeySet {
+    pub issuer: String,
+    pub audience: String,
+    /// Always `v4.public`: there is no algorithm negotiation.
+    pub purpose: String,
+    /// The PASETO implicit assertion every signature binds.
+    pub implicit_assertion: String,
+    pub keys: Vec<PublishedKey>,
+}
+
+/// Builds the public key set: active and verify-only keys (retired keys verify nothing, so they
+/// are not published).
+pub fn published_keys(keys: &KeySet, issuer: &str, at: UnixTime) -> PublishedKeySet {
+    PublishedKeySet {
+        issuer: issuer.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        purpose: "v4.public".to_owned(),
+        implicit_assertion: String::from_utf8_lossy(IMPLICIT_ASSERTION).into_owned(),
+        keys: keys
+            .metas()
+            .iter()
+            .filter_map(|m| {
+                let state = keys.state_of(m, at);
+                (state != KeyState::Retired).then(|| PublishedKey {
+                    kid: m.kid.clone(),
+                    paserk: m.public.clone(),
+                    state,
+                    not_after: m.retire_after.map(rfc3339),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// A published key set loaded by an offline verifier.
+pub struct OfflineKeys {
+    pub issuer: String,
+    keys: std::collections::HashMap<String, (ed25519_dalek::VerifyingKey, Option<UnixTime>)>,
+}
+
+impl OfflineKeys {
+    /// Parses a published key set, checking every kid against its key.
+    pub fn from_published(set: &PublishedKeySet) -> Result<OfflineKeys, String> {
+        if set.purpose != "v4.public" || set.implicit_assertion.as_bytes() != IMPLICIT_ASSERTION {
+            return Err("key set is not for Trustdesk v4.public session tokens".into());
+        }
+        let mut keys = std::collections::HashMap::new();
+        for k in &set.keys {
+            let vk =
+                paserk::public_from_paserk(&k.paserk).map_err(|e| format!("{}: {e}", k.kid))?;
+            if paserk::pid(&vk) != k.kid {
+                return Err(format!("kid {} does not match its key", k.kid));
+            }
+            let until = match &k.not_after {
+                Some(t) => Some(claims::parse_time(t).ok_or("bad not_after")?),
+                None => None,
+            };
+            keys.insert(k.kid.clone(), (vk, until));
+        }
+        Ok(OfflineKeys {
+            issuer: set.issuer.clone(),
+            keys,
+        })
+    }
+}
+
+impl KeyLookup for OfflineKeys {
+    fn key_for(&self, kid: &str, at: UnixTime) -> Option<&ed25519_dalek::VerifyingKey> {
+        match self.keys.get(kid) {
+            Some((k, None)) => Some(k),
+            Some((k, Some(until))) if at < *until => Some(k),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "https://trust.example".into(),
+            default_ttl_secs: 1800,
+            max_ttl_secs: 7200,
+            clock_skew_secs: 60,
+        }
+    }
+
+    fn sign_claims(set: &KeySet, claims: &SessionClaims) -> String {
+        let payload = serde_json::to_vec(claims).unwrap();
+        paseto::sign(
+            set.signing_key(),
+            &payload,
+            footer_for(set.active_kid()).as_bytes(),
+            IMPLICIT_ASSERTION,
+        )
+    }
+
+    fn claims(iat: i64, exp: i64) -> SessionClaims {
+        SessionClaims {
+            iss: "https://trust.example".into(),
+            aud: AUDIENCE.into(),
+            sub: "agent-1".into(),
+            jti: "s-1".into(),
+            iat: rfc3339(iat),
+            nbf: rfc3339(iat),
+            exp: rfc3339(exp),
+            agent_name: "Alice".into(),
+            channel_kind: "telegram".into(),
+            channel_handle: "acme_support".into(),
+            user_ref_last4: None,
+        }
+    }
+
+    #[test]
+    fn check_token_gives_each_time_verdict_and_rejects_foreign_issuers() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::load_or_create(dir.path()).unwrap();
+        let set = ring.current();
+        let s = settings();
+        let t = now();
+        let cases = [
+            (claims(t, t + 600), "genuine"),
+            (claims(t - 1200, t - 600), "expired"),
+            (claims(t + 600, t + 1200), "not_yet_valid"),
+            (
+                SessionClaims {
+                    iss: "https://evil.example".into(),
+                    ..claims(t, t + 600)
+                },
+                "malformed",
+            ),
+        ];
+        for (c, want) in cases {
+            let tok = sign_claims(&set, &c);
+            assert_eq!(
+                check_token(&*set, &s.issuer, 60, &tok, t).kind(),
+                want,
+                "{want}"
+            );
+        }
+    }
+
+    #[test]
+    fn foreign_key_and_tampering_are_forged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = Keyring::load_or_create(&dir.path().join("a"))
+            .unwrap()
+            .current();
+        let theirs = Keyring::load_or_create(&dir.path().join("b"))
+            .unwrap()
+            .current();
+        let t = now();
+        let tok = sign_claims(&theirs, &claims(t, t + 600));
+        assert_eq!(
+            check_token(&*ours, "https://trust.example", 60, &tok, t),
+            Verdict::Forged(ForgeryReason::UnknownKey)
+        );
+        // A foreign key claiming our kid: signature fails.
+        let payload = serde_json::to_vec(&claims(t, t + 600)).unwrap();
+        let spoof = paseto::sign(
+            theirs.signing_key(),
+            &payload,
+            footer_for(ours.active_kid()).as_bytes(),
+            IMPLICIT_ASSERTION,
+        );
+        assert_eq!(
+            check_token(&*ours, "https://trust.example", 60, &spoof, t),
+            Verdict::Forged(ForgeryReason::BadSignature)
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Finds what the user pasted: a token, an identity link, a session code, or a whole message
+//! containing one of them.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Largest input we look at: a pasted chat message, not a document.
+pub const MAX_INPUT_LEN: usize = 16 * 1024;
+
+/// Crockford base32: no I, L, O, U, so a code read out on the phone cannot be misheard as another.
+pub const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// Ten symbols = 50 bits: with throttled guessing, hitting a live code is hopeless.
+pub const CODE_LEN: usize = 10;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presented<'a> {
+    /// A `v4.public.` token (possibly found inside a link or message).
+    Token(&'a str),
+    /// A session code, normalised to its 10 canonical symbols.
+    Code(String),
+    /// A token of another PASETO version/purpose or a JWT: never accepted (no negotiation).
+    ForeignToken,
+    /// Nothing recognisable.
+    Nothing,
+}
+
+static TOKEN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"v4\.public\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?").expect("static regex")
+});
+static FOREIGN_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:v[1-9]\.(?:local|public)\.[A-Za-z0-9_-]+|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+)")
+        .expect("static regex")
+});
+static CODE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([0-9a-z]{4})[- ]([0-9a-z]{4})[- ]([0-9a-z]{2})\b").expect("static regex")
+});
+
+pub fn extract(input: &str) -> Presented<'_> {
+    if input.len() > MAX_INPUT_LEN {
+        return Presented::Nothing;
+    }
+    let input = input.trim();
+    if let Some(m) = TOKEN_RE.find(input) {
+        return Presented::Token(m.as_str());
+    }
+    if FOREIGN_RE.is_match(input) {
+        return Presented::ForeignToken;
+    }
+    if let Some(c) = CODE_RE.captures(input) {
+        let joined = format!("{}{}{}", &c[1], &c[2], &c[3]);
+        if let Some(code) = normalise_code(&joined) {
+            return Presented::Code(code);
+        }
+    }
+    // A bare code typed without separators.
+    if input.len() == CODE_LEN {
+        if let Some(code) = normalise_code(input) {
+            return Presented::Code(code);
+        }
+    }
+    Presented::Nothing
+}
+
+/// Upper-cases and maps the Crockford look-alikes (I, L → 1; O → 0). Returns `None` for any
+/// symbol outside the alphabet or the wrong length.
+pub fn normalise_code(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(CODE_LEN);
+    for c in raw.chars().filter(|c| *c != '-' && *c != ' ') {
+        let c = match c.to_ascii_uppercase() {
+            'I' | 'L' => '1',
+            'O' => '0',
+            c => c,
+        };
+        if !c.is_ascii() || !CODE_ALPHABET.contains(&(c as u8)) {
+            return None;
+        }
+        out.push(c);
+    }
+    (out.len() == CODE_LEN).then_some(out)
+}
+
+/// Groups a canonical code for display: `7KQ4-MZ2P-XT`.
+pub fn display_code(code: &str) -> String {
+    if code.len() != CODE_LEN || !code.is_ascii() {
+        return code.to_owned();
+    }
+    format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "v4.public.eyJhIjoiYiJ9AAAA.eyJraWQiOiJ4In0";
+
+    #[test]
+    fn bare_token_link_and_message_all_yield_the_token() {
+        assert_eq!(extract(T), Presented::Token(T));
+        let link = format!("https://trust.example/v/{T}");
+        assert_eq!(extract(&link), Presented::Token(T));
+        let msg = format!("Hello, I am from support. Verify me: {link} thanks!");
+        assert_eq!(extract(&msg), Presented::Token(T));
+    }
+
+    #[test]
+    fn codes_are_found_with_dashes_spaces_or_none_and_normalised() {
+        assert_eq!(
+            extract("7KQ4-MZ2P-XT"),
+            Presented::Code("7KQ4MZ2PXT".into())
+        );
+        assert_eq!(
+            extract("my code is 7kq4 mz2p xt ok"),
+            Presented::Code("7KQ4MZ2PXT".into())
+        );
+        assert_eq!(extract("7kq4mz2pxt"), Presented::Code("7KQ4MZ2PXT".into()));
+        assert_eq!(
+            extract("OIL0-0000-00"),
+            Presented::Code("0110000000".into())
+        );
+    }
+
+    #[test]
+    fn other_token_kinds_are_foreign_never_negotiated() {
+        assert_eq!(extract("v4.local.abcdef"), Presented::ForeignToken);
+        assert_eq!(extract("v2.public.abcdef"), Presented::ForeignToken);
+        assert_eq!(
+            extract("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."),
+            Presented::ForeignToken
+        );
+    }
+
+    #[test]
+    fn garbage_and_oversized_input_yield_nothing() {
+        assert_eq!(extract(""), Presented::Nothing);
+        assert_eq!(extract("hello there"), Presented::Nothing);
+        assert_eq!(extract("UUUU-UUUU-UU"), Presented::Nothing);
+        assert_eq!(extract(&"a".repeat(MAX_INPUT_LEN + 1)), Presented::Nothing);
+    }
+
+    #[test]
+    fn display_code_groups_four_four_two() {
+        assert_eq!(display_code("7KQ4MZ2PXT"), "7KQ4-MZ2P-XT");
+    }
+}
