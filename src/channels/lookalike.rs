@@ -16,8 +16,8 @@
 //!   of [`AFFIXES`]: `binance_support`, `official_okx`, `binance_cs_247`.
 //! * **EmbeddedBrand**: an official domain's brand label inside another
 //!   domain or name: `binance.com.verify-login.io`, `secure-binance.net`,
-//!   `binance.co`, `binance.support@gmail.com`, Telegram `@binance_helpdesk`
-//!   when only `binance.com` is registered.
+//!   `binance.co`, `binance.support@gmail.com`, Telegram `@binance` or
+//!   `@binance_helpdesk` when only `binance.com` is registered.
 //! * **Typo**: one edit (insert, delete, substitute, transpose) away:
 //!   `binnance`, `binanse`, `bianance`.
 //!
@@ -117,18 +117,21 @@ pub fn lookalike_of<'a>(
     if officials.iter().any(|o| is_official_match(candidate, o)) {
         return None;
     }
-    let cand = Profile::new(candidate, Side::Candidate);
-    if let Some(domain) = cand.domain.as_ref().filter(|d| !d.is_ip) {
-        let owned = officials
+    if let Some(domain) = owned_domain(candidate) {
+        if officials
             .iter()
             .filter_map(owned_domain)
-            .any(|od| !is_ip(od) && host_within(&domain.ascii, od));
-        if owned {
+            .any(|od| host_within(domain, od))
+        {
             return None;
         }
     }
+    let cand = Profile::new(candidate, Side::Candidate);
     let mut best: Option<Lookalike<'a>> = None;
     for official in officials {
+        if !comparable(cand.family, family(official.kind())) {
+            continue; // skip building comparison keys that cannot be used
+        }
         let off = Profile::new(official, Side::Official);
         let Some(reason) = compare(&cand, &off) else {
             continue;
@@ -168,6 +171,17 @@ fn family(kind: ChannelKind) -> Family {
     }
 }
 
+/// Whether a candidate of family `c` is ever compared with an official of
+/// family `o` (see the module documentation for why).
+fn comparable(c: Family, o: Family) -> bool {
+    match c {
+        Family::Number => false,
+        Family::InApp => o == Family::InApp,
+        Family::Site => matches!(o, Family::Site | Family::Email),
+        Family::Handle | Family::Email => !matches!(o, Family::InApp | Family::Number),
+    }
+}
+
 /// `candidate` is `official` or one of its subdomains; an official `www.` host
 /// stands for its parent domain as well.
 fn host_within(candidate: &str, official: &str) -> bool {
@@ -179,12 +193,20 @@ fn host_within(candidate: &str, official: &str) -> bool {
     }
     let base = official
         .strip_prefix("www.")
-        .filter(|b| b.contains('.'))
+        .filter(|b| !is_public_suffix(b))
         .unwrap_or(official);
     candidate == base
         || candidate
             .strip_suffix(base)
             .is_some_and(|prefix| prefix.ends_with('.'))
+}
+
+/// `com`, `co.uk`: per the approximation of [`SECOND_LEVEL_SUFFIXES`].
+fn is_public_suffix(domain: &str) -> bool {
+    match domain.split_once('.') {
+        None => true,
+        Some((second, tld)) => tld.len() == 2 && SECOND_LEVEL_SUFFIXES.contains(&second),
+    }
 }
 
 fn is_ip(host: &str) -> bool {
@@ -195,128 +217,29 @@ fn is_ip(host: &str) -> bool {
 /// Only words that say "I am the support/official channel" or that phishing
 /// domains wrap around a brand; nothing that commonly forms part of a real
 /// brand name. `wallet`, `exchange` and the like are in [`WEAK_AFFIXES`].
+#[rustfmt::skip]
 pub const AFFIXES: &[&str] = &[
-    "support",
-    "supports",
-    "suport",
-    "official",
-    "offical",
-    "officialy",
-    "real",
-    "the",
-    "help",
-    "helps",
-    "helper",
-    "helpdesk",
-    "helpline",
-    "hotline",
-    "service",
-    "services",
-    "team",
-    "care",
-    "customer",
-    "customers",
-    "cs",
-    "admin",
-    "admins",
-    "administrator",
-    "verify",
-    "verified",
-    "verification",
-    "security",
-    "secure",
-    "hq",
-    "global",
-    "app",
-    "bot",
-    "desk",
-    "live",
-    "chat",
-    "24",
-    "247",
-    "24x7",
-    "24h",
-    "online",
-    "assist",
-    "assistant",
-    "assistance",
-    "refund",
-    "refunds",
-    "recovery",
-    "recover",
-    "agent",
-    "agents",
-    "mod",
-    "mods",
-    "moderator",
-    "staff",
-    "center",
-    "centre",
-    "contact",
-    "info",
-    "login",
-    "signin",
-    "account",
-    "accounts",
-    "auth",
-    "portal",
-    "claim",
-    "claims",
-    "airdrop",
-    "reward",
-    "rewards",
-    "bonus",
-    "my",
-    "www",
+    "support", "supports", "suport", "official", "offical", "officialy", "real", "the", "help",
+    "helps", "helper", "helpdesk", "helpline", "hotline", "service", "services", "team", "care",
+    "customer", "customers", "cs", "admin", "admins", "administrator", "verify", "verified",
+    "verification", "security", "secure", "hq", "global", "app", "bot", "desk", "live", "chat",
+    "24", "247", "24x7", "24h", "online", "assist", "assistant", "assistance", "refund", "refunds",
+    "recovery", "recover", "agent", "agents", "mod", "mods", "moderator", "staff", "center",
+    "centre", "contact", "info", "login", "signin", "account", "accounts", "auth", "portal",
+    "claim", "claims", "airdrop", "reward", "rewards", "bonus", "my", "www",
 ];
 
 /// Affixes also stripped when glued to the brand (`binancesupport`,
 /// `okxhelpdesk`, `realbinance`), if at least 3 characters remain. Short or
 /// common-syllable words (`cs`, `app`, `bot`, `my`, `mod`, `the`) are left
 /// out: glued, they eat into real words (`docs`, `apple`, `model`).
+#[rustfmt::skip]
 pub const GLUED_AFFIXES: &[&str] = &[
-    "support",
-    "official",
-    "offical",
-    "real",
-    "help",
-    "helpdesk",
-    "helpline",
-    "hotline",
-    "service",
-    "services",
-    "team",
-    "care",
-    "customer",
-    "admin",
-    "verify",
-    "verification",
-    "security",
-    "secure",
-    "hq",
-    "global",
-    "desk",
-    "live",
-    "chat",
-    "online",
-    "assist",
-    "assistant",
-    "refund",
-    "recovery",
-    "agent",
-    "staff",
-    "center",
-    "centre",
-    "contact",
-    "login",
-    "account",
-    "airdrop",
-    "rewards",
-    "bonus",
-    "24",
-    "247",
-    "24x7",
-    "24h",
+    "support", "official", "offical", "real", "help", "helpdesk", "helpline", "hotline", "service",
+    "services", "team", "care", "customer", "admin", "verify", "verification", "security", "secure",
+    "hq", "global", "desk", "live", "chat", "online", "assist", "assistant", "refund", "recovery",
+    "agent", "staff", "center", "centre", "contact", "login", "account", "airdrop", "rewards",
+    "bonus", "24", "247", "24x7", "24h",
 ];
 
 /// Stripped from the candidate only (as tokens or glued), so that
@@ -329,6 +252,7 @@ pub const WEAK_AFFIXES: &[&str] = &["wallet", "exchange", "crypto", "com", "io",
 /// suffix (`co.uk`, `com.au`, `com.cn`, `ne.jp`). An approximation of the
 /// Public Suffix List, good enough to find the brand label of typical
 /// corporate domains; private suffixes (`github.io`) are not known.
+#[rustfmt::skip]
 pub const SECOND_LEVEL_SUFFIXES: &[&str] = &[
     "co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gob", "mil", "ltd", "plc",
     "biz", "info",
@@ -336,47 +260,14 @@ pub const SECOND_LEVEL_SUFFIXES: &[&str] = &[
 
 /// Mail providers where anyone can register any local part: there the local
 /// part is the name being claimed, and the domain says nothing.
+#[rustfmt::skip]
 pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "hotmail.co.uk",
-    "live.com",
-    "msn.com",
-    "yahoo.com",
-    "yahoo.co.uk",
-    "ymail.com",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "aol.com",
-    "proton.me",
-    "protonmail.com",
-    "pm.me",
-    "gmx.com",
-    "gmx.net",
-    "gmx.de",
-    "web.de",
-    "mail.com",
-    "mail.ru",
-    "inbox.ru",
-    "bk.ru",
-    "list.ru",
-    "yandex.ru",
-    "yandex.com",
-    "ya.ru",
-    "qq.com",
-    "foxmail.com",
-    "163.com",
-    "126.com",
-    "sina.com",
-    "naver.com",
-    "daum.net",
-    "zoho.com",
-    "tutanota.com",
-    "tuta.io",
-    "rediffmail.com",
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk", "live.com",
+    "msn.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "icloud.com", "me.com", "mac.com",
+    "aol.com", "proton.me", "protonmail.com", "pm.me", "gmx.com", "gmx.net", "gmx.de", "web.de",
+    "mail.com", "mail.ru", "inbox.ru", "bk.ru", "list.ru", "yandex.ru", "yandex.com", "ya.ru",
+    "qq.com", "foxmail.com", "163.com", "126.com", "sina.com", "naver.com", "daum.net", "zoho.com",
+    "tutanota.com", "tuta.io", "rediffmail.com",
 ];
 
 const SEPARATORS: [char; 4] = ['_', '-', '.', '+'];
@@ -410,11 +301,36 @@ impl Transform {
     fn apply(self, s: &str) -> String {
         match self {
             Transform::Id => s.to_owned(),
-            Transform::Skeleton => skeleton(s).collect(),
+            Transform::Skeleton => skeleton_of(s),
             Transform::Fold => fold(s),
-            Transform::SkeletonFold => fold(&skeleton(s).collect::<String>()),
+            Transform::SkeletonFold => fold(&skeleton_of(s)),
         }
     }
+}
+
+/// TR39 skeleton, with a table for ASCII input: nearly every value compared
+/// is ASCII, and the general algorithm (NFD, per-character lookup, NFD) is
+/// the hot spot of a lookup against many officials.
+fn skeleton_of(s: &str) -> String {
+    // Per ASCII character, its skeleton when that is ASCII too: concatenating
+    // those is exact (no combining marks to reorder across boundaries).
+    static ASCII: OnceLock<Vec<Option<String>>> = OnceLock::new();
+    let table = ASCII.get_or_init(|| {
+        (0u8..128)
+            .map(|b| {
+                let t: String = skeleton(char::from(b).encode_utf8(&mut [0; 4])).collect();
+                t.is_ascii().then_some(t)
+            })
+            .collect()
+    });
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match table.get(usize::from(b)) {
+            Some(Some(t)) => out.push_str(t),
+            _ => return skeleton(s).collect(),
+        }
+    }
+    out
 }
 
 /// DigitSwap folding. `i`, `l`, `1` (and `|`, `!`) share one class because
@@ -610,8 +526,8 @@ fn is_typo(c: &Forms, o: &Forms) -> bool {
     })
 }
 
-/// The domain an official channel proves control of: its host, or the
-/// domain of a non-free-mail address.
+/// The domain a channel lives on: a website's host, or the domain of a
+/// non-free-mail address. For an official channel, a domain its owner controls.
 fn owned_domain(h: &ChannelHandle) -> Option<&str> {
     match family(h.kind()) {
         Family::Site => Some(h.as_str()),
@@ -624,18 +540,32 @@ fn owned_domain(h: &ChannelHandle) -> Option<&str> {
     }
 }
 
-/// A domain split into labels, with where its brand label sits.
+/// A domain split into labels, with where its brand label sits and the
+/// comparison keys derived from it (computed once per call, not per pair).
 struct DomainInfo {
-    ascii: String,
     /// Unicode (decoded punycode) labels, so skeletons see the real letters.
     labels: Vec<String>,
-    /// Index of the label before the public suffix, if there is one.
-    brand: Option<usize>,
     is_ip: bool,
+    /// Brand label plus public suffix (`binance.com` for `www.binance.com`),
+    /// with its skeleton and folded forms.
+    registrable: Option<(String, String, String)>,
+    /// Candidate side: every label left of the public suffix, and every
+    /// hyphen-token in them.
+    pieces: Vec<Piece>,
+    /// Official side: the brand label, when long enough to compare.
+    brand_forms: Option<Forms>,
+}
+
+struct Piece {
+    forms: Forms,
+    /// Whole labels may match after stripping affixes; tokens must match as is.
+    affix: bool,
+    /// Typo only on the brand label: subdomains like `finance.` are common words.
+    typo: bool,
 }
 
 impl DomainInfo {
-    fn new(ascii: &str) -> DomainInfo {
+    fn new(ascii: &str, side: Side) -> DomainInfo {
         let ascii_labels: Vec<&str> = ascii.split('.').collect();
         let (unicode, result) = idna::domain_to_unicode(ascii);
         let mut labels: Vec<String> = unicode.split('.').map(str::to_owned).collect();
@@ -647,17 +577,54 @@ impl DomainInfo {
             && ascii_labels[n - 1].len() == 2
             && SECOND_LEVEL_SUFFIXES.contains(&ascii_labels[n - 2]);
         let suffix = if two_level { 2 } else { 1 };
-        DomainInfo {
-            ascii: ascii.to_owned(),
-            brand: n.checked_sub(suffix + 1),
+        let is_ip = is_ip(ascii);
+        // Index of the label before the public suffix, if there is one.
+        let brand = if is_ip {
+            None
+        } else {
+            n.checked_sub(suffix + 1)
+        };
+        let registrable = brand.map(|b| {
+            let reg = labels[b..].join(".");
+            let (skel, folded) = (skeleton_of(&reg), fold(&reg));
+            (reg, skel, folded)
+        });
+        let mut info = DomainInfo {
             labels,
-            is_ip: is_ip(ascii),
+            is_ip,
+            registrable,
+            pieces: Vec::new(),
+            brand_forms: None,
+        };
+        match side {
+            Side::Official => {
+                info.brand_forms = brand
+                    .map(|b| &info.labels[b])
+                    .filter(|label| char_len(label) >= MIN_AFFIX_LEN)
+                    .map(|label| Forms::new(label, Side::Official));
+            }
+            Side::Candidate if !is_ip => {
+                let last = brand.unwrap_or(n.saturating_sub(1));
+                for (i, label) in info.labels.iter().enumerate().take(last + 1) {
+                    info.pieces.push(Piece {
+                        forms: Forms::new(label, Side::Candidate),
+                        affix: true,
+                        typo: Some(i) == brand,
+                    });
+                    if label.contains('-') {
+                        for token in label.split('-').filter(|t| !t.is_empty()) {
+                            info.pieces.push(Piece {
+                                forms: Forms::new(token, Side::Candidate),
+                                affix: false,
+                                typo: false,
+                            });
+                        }
+                    }
+                }
+            }
+            Side::Candidate => {}
         }
-    }
-
-    /// Brand label plus public suffix, e.g. `binance.com` for `www.binance.com`.
-    fn registrable(&self) -> Option<String> {
-        self.brand.map(|b| self.labels[b..].join("."))
+        info
     }
 }
 
@@ -667,8 +634,6 @@ struct Profile {
     /// A name as claimed by its holder: a handle, an in-app ID, a free-mail
     /// local part (or, for candidates, any e-mail local part).
     name: Option<Forms>,
-    /// An official domain's brand label, as a name to compare handles with.
-    brand_name: Option<Forms>,
     /// Website, web chat or non-free-mail e-mail domain.
     domain: Option<DomainInfo>,
 }
@@ -679,12 +644,11 @@ impl Profile {
         let mut p = Profile {
             family,
             name: None,
-            brand_name: None,
             domain: None,
         };
         match family {
             Family::Handle | Family::InApp => p.name = Some(Forms::new(h.as_str(), side)),
-            Family::Site => p.domain = Some(DomainInfo::new(h.as_str())),
+            Family::Site => p.domain = Some(DomainInfo::new(h.as_str(), side)),
             Family::Email => {
                 let (local, domain) = h.as_str().rsplit_once('@').unwrap_or(("", h.as_str()));
                 let free = FREE_MAIL_DOMAINS.contains(&domain);
@@ -694,18 +658,17 @@ impl Profile {
                     p.name = Some(Forms::new(local, side));
                 }
                 if !free {
-                    p.domain = Some(DomainInfo::new(domain));
+                    p.domain = Some(DomainInfo::new(domain, side));
                 }
             }
             Family::Number => {}
         }
-        if side == Side::Official {
-            p.brand_name = p.domain.as_ref().and_then(|d| {
-                let label = &d.labels[d.brand?];
-                (!d.is_ip).then(|| Forms::new(label, Side::Official))
-            });
-        }
         p
+    }
+
+    /// An official domain's brand label, as a name to compare handles with.
+    fn brand_name(&self) -> Option<&Forms> {
+        self.domain.as_ref()?.brand_forms.as_ref()
     }
 }
 
@@ -726,7 +689,7 @@ fn compare(cand: &Profile, off: &Profile) -> Option<LookalikeReason> {
             }
         } else if off.family != Family::InApp {
             best = better(best, names(cn, off.name.as_ref(), false));
-            best = better(best, names(cn, off.brand_name.as_ref(), true));
+            best = better(best, names(cn, off.brand_name(), true));
         }
     }
     if let (Some(cd), Some(od)) = (&cand.domain, &off.domain) {
@@ -743,42 +706,26 @@ fn compare_domains(c: &DomainInfo, o: &DomainInfo) -> Option<LookalikeReason> {
     if c.is_ip || o.is_ip {
         return None;
     }
-    let ob = o.brand?;
     let mut best = None;
-    if let (Some(rc), Some(ro)) = (c.registrable(), o.registrable()) {
+    if let (Some((rc, sc, fc)), Some((ro, so, fo))) = (&c.registrable, &o.registrable) {
         if rc == ro {
             // Same registered domain as an official subdomain: same owner.
             return None;
         }
-        if skeleton(&rc).eq(skeleton(&ro)) {
+        if sc == so {
             return Some(LookalikeReason::Confusable);
         }
-        if fold(&rc) == fold(&ro) {
+        if fc == fo {
             best = Some(LookalikeReason::DigitSwap);
         }
     }
-    let brand = &o.labels[ob];
-    if char_len(brand) < MIN_AFFIX_LEN {
-        // Very short brands (x.com) only match on the whole registrable domain.
+    // Very short brands (x.com) only match on the whole registrable domain.
+    let Some(brand) = &o.brand_forms else {
         return best;
-    }
-    let brand = Forms::new(brand, Side::Official);
-    // Every label left of the public suffix, and every hyphen-token in it.
-    let last = c.brand.unwrap_or(c.labels.len().saturating_sub(1));
-    for (i, label) in c.labels.iter().enumerate().take(last + 1) {
-        let is_brand_label = Some(i) == c.brand;
-        let forms = Forms::new(label, Side::Candidate);
-        // Typo only on the brand label: subdomains like `finance.` are common words.
-        best = better(
-            best,
-            compare_names(&forms, &brand, true, true, is_brand_label),
-        );
-        if label.contains('-') {
-            for token in label.split('-').filter(|t| !t.is_empty()) {
-                let forms = Forms::new(token, Side::Candidate);
-                best = better(best, compare_names(&forms, &brand, true, false, false));
-            }
-        }
+    };
+    for piece in &c.pieces {
+        let reason = compare_names(&piece.forms, brand, true, piece.affix, piece.typo);
+        best = better(best, reason);
     }
     best
 }
@@ -1000,6 +947,7 @@ mod tests {
             ((Email, "other@binance.com"), (Email, "support@binance.com")),
             ((Email, "support@binance.com"), (Website, "binance.com")),
             ((Website, "10.0.0.1"), (Website, "0.0.1")),
+            ((Website, "evil.co.uk"), (Website, "www.co.uk")),
         ];
         for (expected, pairs) in [(true, &yes[..]), (false, &no[..])] {
             for ((ck, cr), (ok, or)) in pairs {
@@ -1099,6 +1047,21 @@ mod tests {
         assert!(checked > 1000, "{checked}");
         for official in &officials {
             assert_eq!(lookalike_of(official, &officials), None, "{official}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_skeleton_table_agrees_with_the_full_algorithm() {
+        let printable: String = (32u8..127).map(char::from).collect();
+        for s in [
+            printable.as_str(),
+            "coinmarket",
+            "b1tpie",
+            "0kx",
+            "%m|",
+            "bіnance",
+        ] {
+            assert_eq!(skeleton_of(s), skeleton(s).collect::<String>(), "{s:?}");
         }
     }
 

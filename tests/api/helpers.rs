@@ -1,0 +1,235 @@
+//! `TestApp`: one method per endpoint, so tests read like what a user does.
+
+use std::sync::Arc;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use trustdesk::app::App;
+use trustdesk::config::Config;
+use trustdesk::storage::Store;
+use trustdesk::tokens::{self, paseto, Keyring, SessionClaims};
+use trustdesk::types::{now, rfc3339, Role};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    pub admin_key: String,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        trustdesk::telemetry::init_logging(trustdesk::config::LogFormat::Text, "debug");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::for_dir(dir.path());
+    tweak(&mut config);
+    let app = App::build(config.clone()).await.expect("app builds");
+    let port = app.port();
+    let store = app.store();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let (_, admin_key) = trustdesk::staff::create(store.as_ref(), "root-admin", Role::Admin)
+        .await
+        .expect("admin");
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        store,
+        config,
+        admin_key: admin_key.to_string(),
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+pub async fn json(r: Response) -> Value {
+    r.json::<Value>().await.expect("JSON body")
+}
+
+/// Asserts a problem response: status, content type and stable code.
+pub async fn assert_problem(r: Response, status: u16, code: &str, why: &str) {
+    assert_eq!(r.status().as_u16(), status, "{why}: status");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(ct, "application/problem+json", "{why}: content type");
+    let body = json(r).await;
+    assert_eq!(body["code"], code, "{why}: code in {body}");
+    assert_eq!(body["status"], status, "{why}: status field");
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{why}: detail");
+}
+
+pub struct Agent {
+    pub id: String,
+    pub key: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn create_staff(&self, name: &str, role: Role) -> Agent {
+        let (s, key) = trustdesk::staff::create(self.store.as_ref(), name, role)
+            .await
+            .expect("staff");
+        Agent {
+            id: s.id,
+            key: key.to_string(),
+        }
+    }
+
+    pub async fn register_channel(&self, kind: &str, value: &str, agent_id: Option<&str>) -> Response {
+        let mut body = json!({"kind": kind, "value": value});
+        if let Some(a) = agent_id {
+            body["agent_id"] = json!(a);
+        }
+        self.client
+            .post(self.url("/v1/channels"))
+            .bearer_auth(&self.admin_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// An agent with its own official Telegram channel, ready to issue sessions.
+    pub async fn agent_with_channel(&self, name: &str, telegram: &str) -> Agent {
+        let agent = self.create_staff(name, Role::Agent).await;
+        let r = self.register_channel("telegram", telegram, Some(&agent.id)).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        agent
+    }
+
+    pub async fn issue_session(&self, key: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/v1/sessions"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Issues a session on a Telegram handle and returns the JSON answer (asserting 201).
+    pub async fn new_session(&self, agent: &Agent, telegram: &str) -> Value {
+        let r = self
+            .issue_session(&agent.key, json!({"channel": {"kind": "telegram", "handle": telegram}}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        json(r).await
+    }
+
+    pub async fn verify(&self, input: &str) -> Response {
+        self.client
+            .post(self.url("/v1/verify"))
+            .json(&json!({ "input": input }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn verdict_of(&self, input: &str) -> Value {
+        let r = self.verify(input).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        json(r).await
+    }
+
+    pub async fn revoke(&self, key: &str, session_id: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/sessions/{session_id}/revoke")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn check_channel(&self, kind: &str, value: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url("/v1/channels/check"))
+            .query(&[("kind", kind), ("value", value)])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK, "check {kind} {value}");
+        json(r).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post_admin(&self, path: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The server's own key set, read from its key directory, for signing crafted tokens.
+    pub fn server_keys(&self) -> Keyring {
+        Keyring::load_or_create(&self.config.keys_dir).expect("keys")
+    }
+
+    /// Claims as the server would sign them, valid for `[iat, exp)`.
+    pub fn claims(&self, iat: i64, exp: i64) -> SessionClaims {
+        SessionClaims {
+            iss: self.config.public_base_url.clone(),
+            aud: tokens::AUDIENCE.into(),
+            sub: "agent-x".into(),
+            jti: uuid_like(),
+            iat: rfc3339(iat),
+            nbf: rfc3339(iat),
+            exp: rfc3339(exp),
+            agent_name: "Crafted".into(),
+            channel_kind: "telegram".into(),
+            channel_handle: "acme_support".into(),
+            user_ref_last4: None,
+        }
+    }
+
+    /// Signs `claims` with the server's active key, exactly as the server would.
+    pub fn sign_with_server_key(&self, claims: &SessionClaims) -> String {
+        let set = self.server_keys().current();
+        sign(set.signing_key(), set.active_kid(), claims)
+    }
+}
+
+pub fn sign(key: &ed25519_dalek::SigningKey, kid: &str, claims: &SessionClaims) -> String {
+    paseto::sign(
+        key,
+        &serde_json::to_vec(claims).expect("claims"),
+        tokens::footer_for(kid).as_bytes(),
+        tokens::IMPLICIT_ASSERTION,
+    )
+}
+
+pub fn uuid_like() -> String {
+    format!("00000000-0000-4000-8000-{:012x}", now() as u64 ^ rand_u64())
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u8(0);
+    h.finish() & 0xffff_ffff_ffff
+}

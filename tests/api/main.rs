@@ -1,0 +1,12 @@
+//! HTTP API tests: each test starts a real server on loopback (port 0) with a fresh temporary
+//! SQLite database and fresh keys, and talks to it with a real HTTP client.
+
+mod helpers;
+
+mod auth;
+mod channels;
+mod keys;
+mod malformed;
+mod ops;
+mod sessions;
+mod verify;
