@@ -63,6 +63,10 @@ pub fn router(state: AppState) -> Router {
 
     let pages = Router::new()
         .route("/v/{token}", get(pages::verify_link))
+        .route(
+            "/verify",
+            get(pages::verify_form).post(pages::verify_submit),
+        )
         .route("/assets/style.css", get(pages::stylesheet));
 
     let ops = Router::new()

@@ -70,8 +70,73 @@ pub async fn verify_link(
     } else {
         tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &token).await?
     };
+    Ok(verdict_page(&s, &verdict, locale))
+}
+
+#[derive(Template)]
+#[template(path = "verify_form.html")]
+pub struct VerifyFormPage {
+    pub lang: &'static str,
+    pub lang_label: &'static str,
+    pub title: &'static str,
+    pub intro: &'static str,
+    pub label: &'static str,
+    pub submit: &'static str,
+    pub footnote: &'static str,
+}
+
+/// `GET /verify`: where a user types a session code read out on a call, or pastes a message.
+/// The point of a code is that the user reaches this page on their own, never through a link.
+pub async fn verify_form(PreferredLocale(locale): PreferredLocale) -> Response {
+    let zh = locale == Locale::ZhCn;
+    HtmlPage(VerifyFormPage {
+        lang: locale.as_str(),
+        lang_label: if zh { "语言" } else { "Language" },
+        title: if zh { "验证客服身份" } else { "Verify a support contact" },
+        intro: if zh {
+            "输入客服告诉您的会话码，或粘贴对方发来的身份链接或整条消息。"
+        } else {
+            "Enter the session code the agent read out to you, or paste the identity link or the whole message you received."
+        },
+        label: if zh { "会话码、链接或消息" } else { "Session code, link or message" },
+        submit: if zh { "验证" } else { "Verify" },
+        footnote: if zh {
+            "请自行输入本网站地址，不要点击他人发来的链接打开此页面。"
+        } else {
+            "Type this site's address yourself; do not open this page from a link someone sent you."
+        },
+    })
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct VerifyForm {
+    input: String,
+}
+
+/// `POST /verify`: the form's answer, as the same verdict page as an identity link.
+pub async fn verify_submit(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    form: Result<axum::Form<VerifyForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let Ok(axum::Form(form)) = form else {
+        return Err(ApiError::bad_request(
+            "invalid_form",
+            "the form is incomplete",
+        ));
+    };
+    let verdict = if form.input.len() > tokens::input::MAX_INPUT_LEN {
+        Verdict::Malformed("the input is too long")
+    } else {
+        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &form.input).await?
+    };
+    Ok(verdict_page(&s, &verdict, locale))
+}
+
+fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale) -> Response {
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
-    let p = present(&verdict, locale, s.base_url());
+    let p = present(verdict, locale, s.base_url());
     let zh = locale == Locale::ZhCn;
     let page = VerifyPage {
         lang: locale.as_str(),
@@ -112,7 +177,7 @@ pub async fn verify_link(
             "Trustdesk and real support never ask for your seed phrase, private keys, a payment or remote access."
         },
     };
-    Ok(HtmlPage(page).into_response())
+    HtmlPage(page).into_response()
 }
 
 /// The stylesheet, embedded so the binary is self-contained.

@@ -413,6 +413,18 @@ mod tests {
             !private_path(dir.path(), &old).exists(),
             "old secret deleted"
         );
+        // Without intervention the old key retires by itself once its tokens have all expired.
+        let t = now();
+        assert!(set.key_for(&old, t + 3599).is_some());
+        assert!(
+            set.key_for(&old, t + 3601).is_none(),
+            "retires after verify_for"
+        );
+        assert_eq!(set.state_of(&set.metas()[0], t + 3601), KeyState::Retired);
+        assert!(
+            set.key_for(&new, t + 1_000_000).is_some(),
+            "active key never retires"
+        );
         assert!(matches!(ring.retire_now(&new), Err(KeyError::RetireActive)));
         ring.retire_now(&old).unwrap();
         assert!(

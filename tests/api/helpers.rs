@@ -72,7 +72,10 @@ pub async fn assert_problem(r: Response, status: u16, code: &str, why: &str) {
     let body = json(r).await;
     assert_eq!(body["code"], code, "{why}: code in {body}");
     assert_eq!(body["status"], status, "{why}: status field");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{why}: detail");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{why}: detail"
+    );
 }
 
 pub struct Agent {
@@ -95,7 +98,12 @@ impl TestApp {
         }
     }
 
-    pub async fn register_channel(&self, kind: &str, value: &str, agent_id: Option<&str>) -> Response {
+    pub async fn register_channel(
+        &self,
+        kind: &str,
+        value: &str,
+        agent_id: Option<&str>,
+    ) -> Response {
         let mut body = json!({"kind": kind, "value": value});
         if let Some(a) = agent_id {
             body["agent_id"] = json!(a);
@@ -112,7 +120,9 @@ impl TestApp {
     /// An agent with its own official Telegram channel, ready to issue sessions.
     pub async fn agent_with_channel(&self, name: &str, telegram: &str) -> Agent {
         let agent = self.create_staff(name, Role::Agent).await;
-        let r = self.register_channel("telegram", telegram, Some(&agent.id)).await;
+        let r = self
+            .register_channel("telegram", telegram, Some(&agent.id))
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         agent
     }
@@ -130,7 +140,10 @@ impl TestApp {
     /// Issues a session on a Telegram handle and returns the JSON answer (asserting 201).
     pub async fn new_session(&self, agent: &Agent, telegram: &str) -> Value {
         let r = self
-            .issue_session(&agent.key, json!({"channel": {"kind": "telegram", "handle": telegram}}))
+            .issue_session(
+                &agent.key,
+                json!({"channel": {"kind": "telegram", "handle": telegram}}),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         json(r).await
@@ -173,7 +186,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_admin(&self, path: &str) -> Response {

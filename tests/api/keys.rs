@@ -7,13 +7,19 @@ async fn published_keys_are_paserk_with_kid_state_and_cache_headers() {
     let app = spawn_app().await;
     let r = app.get("/.well-known/trustdesk-keys").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
     let set = json(r).await;
     assert_eq!(set["purpose"], "v4.public");
     let keys = set["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys[0]["kid"].as_str().unwrap().starts_with("k4.pid."));
-    assert!(keys[0]["paserk"].as_str().unwrap().starts_with("k4.public."));
+    assert!(keys[0]["paserk"]
+        .as_str()
+        .unwrap()
+        .starts_with("k4.public."));
     assert_eq!(keys[0]["state"], "active");
     let text = set.to_string();
     assert!(!text.contains("k4.secret"), "never publish private keys");
@@ -33,29 +39,68 @@ async fn old_tokens_stay_genuine_after_rotation_and_become_forged_when_the_key_r
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| (k["kid"].as_str().unwrap().into(), k["state"].as_str().unwrap().into()))
+        .map(|k| {
+            (
+                k["kid"].as_str().unwrap().into(),
+                k["state"].as_str().unwrap().into(),
+            )
+        })
         .collect();
-    assert!(states.contains(&(old_kid.clone(), "verify_only".into())), "{states:?}");
+    assert!(
+        states.contains(&(old_kid.clone(), "verify_only".into())),
+        "{states:?}"
+    );
 
     let after = app.new_session(&agent, "@acme_support").await;
     assert_ne!(after["kid"], before["kid"], "new sessions use the new key");
-    assert_eq!(app.verdict_of(before["token"].as_str().unwrap()).await["verdict"], "genuine", "old token after rotation");
-    assert_eq!(app.verdict_of(after["token"].as_str().unwrap()).await["verdict"], "genuine");
+    assert_eq!(
+        app.verdict_of(before["token"].as_str().unwrap()).await["verdict"],
+        "genuine",
+        "old token after rotation"
+    );
+    assert_eq!(
+        app.verdict_of(after["token"].as_str().unwrap()).await["verdict"],
+        "genuine"
+    );
 
     let published = json(app.get("/.well-known/trustdesk-keys").await).await;
     assert_eq!(published["keys"].as_array().unwrap().len(), 2);
 
     // The active key cannot be retired; the old one can.
     let active = after["kid"].as_str().unwrap();
-    assert_problem(app.post_admin(&format!("/v1/keys/{active}/retire")).await, 409, "key_active", "retire active").await;
-    assert_eq!(app.post_admin(&format!("/v1/keys/{old_kid}/retire")).await.status(), 200);
+    assert_problem(
+        app.post_admin(&format!("/v1/keys/{active}/retire")).await,
+        409,
+        "key_active",
+        "retire active",
+    )
+    .await;
+    assert_eq!(
+        app.post_admin(&format!("/v1/keys/{old_kid}/retire"))
+            .await
+            .status(),
+        200
+    );
     let v = app.verdict_of(before["token"].as_str().unwrap()).await;
     assert_eq!(v["verdict"], "forged", "old token after retirement: {v}");
     assert_eq!(v["reason"], "unknown_key");
-    assert_eq!(app.verdict_of(after["token"].as_str().unwrap()).await["verdict"], "genuine");
+    assert_eq!(
+        app.verdict_of(after["token"].as_str().unwrap()).await["verdict"],
+        "genuine"
+    );
     let published = json(app.get("/.well-known/trustdesk-keys").await).await;
-    assert_eq!(published["keys"].as_array().unwrap().len(), 1, "retired keys are not published");
-    assert_problem(app.post_admin("/v1/keys/k4.pid.nope/retire").await, 404, "key_not_found", "unknown kid").await;
+    assert_eq!(
+        published["keys"].as_array().unwrap().len(),
+        1,
+        "retired keys are not published"
+    );
+    assert_problem(
+        app.post_admin("/v1/keys/k4.pid.nope/retire").await,
+        404,
+        "key_not_found",
+        "unknown kid",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -65,7 +110,12 @@ async fn offline_cli_verifies_against_published_keys_from_file_and_url() {
     let s = app.new_session(&agent, "@acme_support").await;
     let dir = tempfile::tempdir().unwrap();
     let keys_file = dir.path().join("keys.json");
-    let body = app.get("/.well-known/trustdesk-keys").await.text().await.unwrap();
+    let body = app
+        .get("/.well-known/trustdesk-keys")
+        .await
+        .text()
+        .await
+        .unwrap();
     std::fs::write(&keys_file, body).unwrap();
     let bin = env!("CARGO_BIN_EXE_trustdesk");
     let token = s["token"].as_str().unwrap().to_owned();
@@ -80,16 +130,36 @@ async fn offline_cli_verifies_against_published_keys_from_file_and_url() {
             .unwrap()
     };
     let (t, k) = (token.clone(), keys_path.clone());
-    let out = tokio::task::spawn_blocking(move || run(t, k)).await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || run(t, k))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("verdict: genuine"));
 
-    let out = tokio::task::spawn_blocking(move || run(link, url)).await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "link + URL: {}", String::from_utf8_lossy(&out.stderr));
+    let out = tokio::task::spawn_blocking(move || run(link, url))
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "link + URL: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let forged = format!("{}A", &token[..token.len() - 1]);
-    let forged = if forged == token { format!("{}B", &token[..token.len() - 1]) } else { forged };
-    let out = tokio::task::spawn_blocking(move || run(forged, keys_path)).await.unwrap();
+    let forged = if forged == token {
+        format!("{}B", &token[..token.len() - 1])
+    } else {
+        forged
+    };
+    let out = tokio::task::spawn_blocking(move || run(forged, keys_path))
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "forged token exits 2");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("genuine"));
 }

@@ -15,16 +15,62 @@ async fn broken_bodies_get_problem_responses_on_every_json_endpoint() {
     ];
     for (path, key) in endpoints {
         let cases: Vec<(Vec<u8>, &str, u16, &str, &str)> = vec![
-            (b"{not json".to_vec(), "application/json", 400, "invalid_json", "syntax error"),
-            (b"[]".to_vec(), "application/json", 400, "invalid_body", "wrong JSON type"),
-            (b"{}".to_vec(), "application/json", 400, "invalid_body", "missing fields"),
-            (br#"{"input":"x","channel":1,"kind":"x","value":"y","extra":true}"#.to_vec(), "application/json", 400, "invalid_body", "unknown field"),
-            (b"input=x".to_vec(), "application/x-www-form-urlencoded", 415, "unsupported_media_type", "form body"),
-            (vec![0xff, 0xfe, 0x00], "application/json", 400, "invalid_json", "binary garbage"),
-            (vec![b' '; 200_000], "application/json", 413, "payload_too_large", "oversized body"),
+            (
+                b"{not json".to_vec(),
+                "application/json",
+                400,
+                "invalid_json",
+                "syntax error",
+            ),
+            (
+                b"[]".to_vec(),
+                "application/json",
+                400,
+                "invalid_body",
+                "wrong JSON type",
+            ),
+            (
+                b"{}".to_vec(),
+                "application/json",
+                400,
+                "invalid_body",
+                "missing fields",
+            ),
+            (
+                br#"{"input":"x","channel":1,"kind":"x","value":"y","extra":true}"#.to_vec(),
+                "application/json",
+                400,
+                "invalid_body",
+                "unknown field",
+            ),
+            (
+                b"input=x".to_vec(),
+                "application/x-www-form-urlencoded",
+                415,
+                "unsupported_media_type",
+                "form body",
+            ),
+            (
+                vec![0xff, 0xfe, 0x00],
+                "application/json",
+                400,
+                "invalid_json",
+                "binary garbage",
+            ),
+            (
+                vec![b' '; 200_000],
+                "application/json",
+                413,
+                "payload_too_large",
+                "oversized body",
+            ),
         ];
         for (body, ct, status, code, why) in cases {
-            let mut req = app.client.post(app.url(path)).header("content-type", ct).body(body);
+            let mut req = app
+                .client
+                .post(app.url(path))
+                .header("content-type", ct)
+                .body(body);
             if let Some(k) = &key {
                 req = req.bearer_auth(k);
             }
@@ -49,9 +95,19 @@ async fn verify_input_over_the_limit_is_refused() {
 async fn unknown_routes_and_methods_are_problems_too() {
     let app = spawn_app().await;
     assert_problem(app.get("/nope").await, 404, "not_found", "unknown route").await;
-    let r = app.client.request(Method::DELETE, app.url("/v1/verify")).send().await.unwrap();
+    let r = app
+        .client
+        .request(Method::DELETE, app.url("/v1/verify"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 405, "method_not_allowed", "wrong method").await;
-    let r = app.client.request(Method::PUT, app.url("/healthz")).send().await.unwrap();
+    let r = app
+        .client
+        .request(Method::PUT, app.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 405, "method_not_allowed", "wrong method on ops").await;
 }
 
@@ -68,7 +124,11 @@ async fn hostile_path_and_query_values_do_not_crash_anything() {
         "/v1/channels/check?kind=email&value=%40%40%40",
     ] {
         let r = app.get(path).await;
-        assert!(r.status().is_success() || r.status().is_client_error(), "{path}: {}", r.status());
+        assert!(
+            r.status().is_success() || r.status().is_client_error(),
+            "{path}: {}",
+            r.status()
+        );
     }
     assert_eq!(app.get("/healthz").await.status(), 200, "still alive");
 }

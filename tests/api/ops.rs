@@ -7,13 +7,25 @@ async fn health_and_readiness_answer_and_every_response_has_a_request_id_and_sec
     let app = spawn_app().await;
     let r = app.get("/healthz").await;
     assert_eq!(r.status(), 200);
-    for h in ["x-request-id", "x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy"] {
+    for h in [
+        "x-request-id",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "content-security-policy",
+    ] {
         assert!(r.headers().contains_key(h), "{h}");
     }
     assert_eq!(r.headers()["x-frame-options"], "DENY");
     assert_eq!(json(app.get("/readyz").await).await["status"], "ready");
     // A request id sent by a proxy is kept.
-    let r = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
 }
 
@@ -25,7 +37,11 @@ async fn readiness_fails_with_503_when_the_database_is_gone() {
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     assert!(r.headers().contains_key("retry-after"));
-    assert_eq!(app.get("/healthz").await.status(), 200, "liveness is independent");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "liveness is independent"
+    );
 }
 
 #[tokio::test]
@@ -35,10 +51,14 @@ async fn metrics_count_requests_verdicts_and_sessions() {
     let s = app.new_session(&agent, "@acme_support").await;
     app.verdict_of(s["token"].as_str().unwrap()).await;
     app.verdict_of("nonsense").await;
-    app.revoke(&agent.key, s["session_id"].as_str().unwrap()).await;
+    app.revoke(&agent.key, s["session_id"].as_str().unwrap())
+        .await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = r.text().await.unwrap();
     for needle in [
         "trustdesk_http_requests_total",
