@@ -8,5 +8,6 @@ mod channels;
 mod keys;
 mod malformed;
 mod ops;
+mod process;
 mod sessions;
 mod verify;

@@ -1,0 +1,188 @@
+//! The real binary as a separate process: first-run key creation, graceful shutdown on SIGTERM,
+//! and `keys rotate` from the CLI picked up by a running server.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_trustdesk")
+}
+
+fn common_args(dir: &Path) -> Vec<String> {
+    vec![
+        "--database-url".into(),
+        format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
+        "--keys-dir".into(),
+        dir.join("keys").display().to_string(),
+    ]
+}
+
+/// Starts `trustdesk serve` on an ephemeral port and waits until it listens.
+pub fn start(dir: &Path, extra: &[&str]) -> Proc {
+    let mut child = Command::new(bin())
+        .args(common_args(dir))
+        .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(extra)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if let Some(addr) = v["fields"]["addr"].as_str() {
+                        let _ = tx.send(addr.to_owned());
+                        sent = true;
+                    }
+                }
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server listening");
+    Proc {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+pub fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .args(common_args(dir))
+        .args(args)
+        .output()
+        .expect("run cli")
+}
+
+pub fn staff_key(dir: &Path, name: &str, role: &str) -> String {
+    let out = cli(dir, &["staff", "add", "--name", name, "--role", role]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn first_run_creates_database_and_private_key_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(dir.path(), &[]);
+    assert!(dir.path().join("db/trustdesk.db").exists());
+    let private = std::fs::read_dir(dir.path().join("keys/private"))
+        .unwrap()
+        .count();
+    assert_eq!(private, 1, "one private key generated");
+    let r = reqwest::get(format!("{}/readyz", p.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let pid = p.child.id().to_string();
+    // The shell's built-in kill: no dependency on a procps package.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            assert!(status.success(), "graceful exit code: {status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cli_rotation_is_picked_up_by_a_running_server_and_old_tokens_stay_genuine() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(dir.path(), &["--key-reload-secs", "1"]);
+    let admin = staff_key(dir.path(), "admin", "admin");
+    let agent = staff_key(dir.path(), "agent", "agent");
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/v1/channels", p.base))
+        .bearer_auth(&admin)
+        .json(&json!({"kind": "telegram", "value": "@acme_support"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issue = || async {
+        let r = client
+            .post(format!("{}/v1/sessions", p.base))
+            .bearer_auth(&agent)
+            .json(&json!({"channel": {"kind": "telegram", "handle": "acme_support"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().await.unwrap()
+    };
+    let before = issue().await;
+
+    let out = cli(dir.path(), &["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listing.contains("verify-only") && listing.contains("active"),
+        "{listing}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let s = issue().await;
+        if s["kid"] != before["kid"] {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "running server never picked up the new key"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for s in [&before, &after] {
+        let v: Value = client
+            .post(format!("{}/v1/verify", p.base))
+            .json(&json!({"input": s["token"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["verdict"], "genuine");
+    }
+    // Private keys of rotated-out keys are gone from disk.
+    let private = std::fs::read_dir(dir.path().join("keys/private"))
+        .unwrap()
+        .count();
+    assert_eq!(private, 1);
+}
