@@ -22,7 +22,7 @@ impl App {
     /// Opens the database (migrating it), loads or creates the keys, binds the listener. Binding
     /// first means a test can ask for port 0 and know the port before serving.
     pub async fn build(config: Config) -> anyhow::Result<App> {
-        if config.max_token_ttl_secs < 60 || config.token_ttl_secs > config.max_token_ttl_secs {
+        if config.token_ttl_secs < 60 || config.token_ttl_secs > config.max_token_ttl_secs {
             anyhow::bail!("token TTL must be at least 60 s and at most the maximum TTL");
         }
         let store = storage::open(&config.database_url.0)

@@ -64,6 +64,11 @@ pub enum StaffCommand {
     },
     /// List staff accounts.
     List,
+    /// Disable a staff account: its API key stops working immediately.
+    Disable {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// Runs a non-serve command; returns the process exit code.
@@ -94,6 +99,15 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             }
             store.close().await;
         }
+        Command::Staff(StaffCommand::Disable { name }) => {
+            let store = crate::storage::open(&config.database_url.0).await?;
+            let done = crate::staff::disable(store.as_ref(), &name).await?;
+            store.close().await;
+            if !done {
+                anyhow::bail!("no enabled staff account named {name:?}");
+            }
+            println!("disabled {name}");
+        }
         Command::Verify { input, keys } => return verify_offline(&input, &keys).await,
     }
     Ok(ExitCode::SUCCESS)
@@ -102,9 +116,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
 fn keys(config: &Config, cmd: KeysCommand) -> anyhow::Result<()> {
     let dir = &config.keys_dir;
     match cmd {
-        KeysCommand::List => {
-            keyring::Keyring::load_or_create(dir)?;
-        }
+        KeysCommand::List => {}
         KeysCommand::Rotate => {
             let kid = keyring::rotate(dir, config.max_token_ttl_secs + config.clock_skew_secs)?;
             println!(

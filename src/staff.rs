@@ -119,6 +119,15 @@ pub fn require(staff: &Staff, allowed: &[Role]) -> Result<(), AuthError> {
     }
 }
 
+/// Disables a staff account (a leaver, a leaked key). Its key is refused from the next request.
+pub async fn disable(store: &dyn Store, name: &str) -> Result<bool, StorageError> {
+    let done = store.disable_staff(name.trim(), now()).await?;
+    if done {
+        tracing::warn!("Disabled a staff account");
+    }
+    Ok(done)
+}
+
 pub async fn list(store: &dyn Store) -> Result<Vec<Staff>, StorageError> {
     Ok(store
         .list_staff()

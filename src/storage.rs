@@ -71,6 +71,9 @@ pub trait Store: Send + Sync + 'static {
     async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<StaffRecord>, StorageError>;
     async fn staff_by_id(&self, id: &str) -> Result<Option<StaffRecord>, StorageError>;
     async fn list_staff(&self) -> Result<Vec<StaffRecord>, StorageError>;
+    /// Disables an account by name; its API key stops working at once. False if no such
+    /// enabled account.
+    async fn disable_staff(&self, name: &str, at: i64) -> Result<bool, StorageError>;
 
     // Official-channel registry
     async fn insert_channel(&self, rec: &ChannelRecord) -> Result<(), StorageError>;
@@ -92,6 +95,34 @@ pub trait Store: Send + Sync + 'static {
         agent_id: &str,
         now: i64,
     ) -> Result<Vec<SessionView>, StorageError>;
+
+    // Fraud reports
+    /// Report, attachment rows, first timeline event and idempotency record in one transaction.
+    async fn insert_report(&self, bundle: &NewReportBundle) -> Result<(), StorageError>;
+    async fn report_by_id(&self, id: &str) -> Result<Option<ReportRecord>, StorageError>;
+    async fn report_attachments(&self, id: &str) -> Result<Vec<AttachmentRecord>, StorageError>;
+    async fn report_events(&self, id: &str) -> Result<Vec<ReportEventRecord>, StorageError>;
+    async fn idempotency_by_key(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<IdempotencyRecord>, StorageError>;
+    /// The oldest report naming this scammer channel whose status is not in `closed`.
+    async fn open_report_for_channel(
+        &self,
+        kind: &str,
+        value: &str,
+        closed: &[&str],
+    ) -> Result<Option<String>, StorageError>;
+    /// Other reports naming the same scammer channel, newest first (bounded).
+    async fn reports_for_channel(
+        &self,
+        kind: &str,
+        value: &str,
+        limit: i64,
+    ) -> Result<Vec<ReportRecord>, StorageError>;
+    async fn list_reports(&self, filter: &ReportFilter) -> Result<Vec<ReportRecord>, StorageError>;
+    /// Whether any attachment row references this blob (orphan sweeping).
+    async fn blob_referenced(&self, sha256: &str) -> Result<bool, StorageError>;
 }
 
 /// Opens the engine named by the URL's scheme, creating an SQLite file (and its folder) if needed,

@@ -77,6 +77,9 @@ pub enum ForgeryReason {
     BadSignature,
     /// A well-formed session code that belongs to no session.
     UnknownCode,
+    /// Validly signed, but this service never issued (or no longer knows) that session: the
+    /// signing key may be compromised, or the token predates a database restore.
+    UnknownSession,
 }
 
 /// What a genuine signature (or a session code) tells about the session.
@@ -268,11 +271,23 @@ pub async fn verify(
     match input::extract(input) {
         Presented::Token(token) => {
             let verdict = check_token(keys, &settings.issuer, settings.clock_skew_secs, token, at);
-            // Only a genuinely signed session can be revoked; forged tokens never cost a query.
-            if let Some(info) = verdict.session() {
-                if is_revoked(store, &info.session_id).await? {
-                    return Ok(Verdict::Revoked(info.clone()));
-                }
+            // Only a genuinely signed session is looked up; forged tokens never cost a query.
+            let Some(info) = verdict.session() else {
+                return Ok(verdict);
+            };
+            let Some(view) = store.session_by_jti(&info.session_id).await? else {
+                return Ok(Verdict::Forged(ForgeryReason::UnknownSession));
+            };
+            let s = &view.session;
+            if s.agent_id != info.agent_id
+                || s.channel_kind != info.channel_kind.as_str()
+                || s.channel_value != info.channel_handle
+                || s.expires_at != info.expires_at
+            {
+                return Ok(Verdict::Forged(ForgeryReason::UnknownSession));
+            }
+            if s.revoked_at.is_some() {
+                return Ok(Verdict::Revoked(info.clone()));
             }
             Ok(verdict)
         }
@@ -280,6 +295,11 @@ pub async fn verify(
             let Some(view) = store.session_by_code_hash(&code_digest(&code)).await? else {
                 return Ok(Verdict::Forged(ForgeryReason::UnknownCode));
             };
+            // A code is only as good as the key its session was signed with: retiring a key
+            // (e.g. after a compromise) ends its codes too.
+            if keys.key_for(&view.session.kid, at).is_none() {
+                return Ok(Verdict::Forged(ForgeryReason::UnknownKey));
+            }
             let Some(info) = info_from_view(&view) else {
                 return Ok(Verdict::Malformed("session record unreadable"));
             };
@@ -298,20 +318,14 @@ pub async fn verify(
     }
 }
 
-async fn is_revoked(store: &dyn Store, jti: &str) -> Result<bool, StorageError> {
-    Ok(store
-        .session_by_jti(jti)
-        .await?
-        .is_some_and(|v| v.session.revoked_at.is_some()))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Footer {
     kid: String,
 }
 
-/// The exact footer bytes we sign; verification compares the presented footer with these.
+/// The exact footer bytes we sign. Verification requires the presented footer to be byte-for-byte
+/// this canonical form, so a token cannot carry extra footer fields.
 pub fn footer_for(kid: &str) -> String {
     format!(r#"{{"kid":"{kid}"}}"#)
 }
@@ -339,10 +353,17 @@ pub fn check_token(
     let Some(key) = keys.key_for(&kid, at) else {
         return Verdict::Forged(ForgeryReason::UnknownKey);
     };
-    let message = match paseto::verify(key, token, Some(footer.as_slice()), IMPLICIT_ASSERTION) {
+    let expected_footer = footer_for(&kid);
+    let message = match paseto::verify(
+        key,
+        token,
+        Some(expected_footer.as_bytes()),
+        IMPLICIT_ASSERTION,
+    ) {
         Ok(m) => m,
-        Err(PasetoError::BadSignature) | Err(PasetoError::FooterMismatch) => {
-            return Verdict::Forged(ForgeryReason::BadSignature)
+        Err(PasetoError::BadSignature) => return Verdict::Forged(ForgeryReason::BadSignature),
+        Err(PasetoError::FooterMismatch) => {
+            return Verdict::Malformed("the token's footer is not in canonical form")
         }
         Err(_) => return Verdict::Malformed("the token is damaged or incomplete"),
     };

@@ -29,7 +29,8 @@ CREATE TABLE sessions (
     channel_kind    TEXT NOT NULL,
     channel_value   TEXT NOT NULL,
     user_ref_last4  TEXT,
-    -- SHA-256 of the normalised session code: a database leak does not reveal live codes.
+    -- SHA-256 of the normalised session code: codes are not readable from the database (50 bits
+    -- can be brute-forced offline, but a code lives only as long as its session).
     code_hash       TEXT NOT NULL UNIQUE,
     issued_at       INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL,

@@ -21,7 +21,7 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers and a signing key is loaded.
+/// Readiness: the database answers within 2 s. (Keys are loaded before the listener exists.)
 #[utoipa::path(
     get, path = "/readyz", tag = "ops",
     responses(

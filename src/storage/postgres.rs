@@ -5,7 +5,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::sql::{self, impl_store};
-use super::{ChannelRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store};
+use super::{
+    AttachmentRecord, ChannelRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord,
+    ReportFilter, ReportRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store,
+};
 
 pub struct PgStore {
     pool: PgPool,

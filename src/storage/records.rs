@@ -43,3 +43,82 @@ pub struct SessionView {
     pub session: SessionRecord,
     pub agent_name: String,
 }
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReportRecord {
+    pub id: String,
+    pub receipt_hash: String,
+    pub status: String,
+    pub category: String,
+    pub priority: String,
+    pub triage: String,
+    pub triage_reasons: String,
+    pub description: String,
+    pub scam_channel_kind: Option<String>,
+    pub scam_channel_value: Option<String>,
+    pub presented_token: Option<String>,
+    pub token_verdict: Option<String>,
+    pub transactions: String,
+    pub amount_lost: Option<String>,
+    pub asset: Option<String>,
+    pub occurred_at: Option<i64>,
+    pub reporter_contact: Option<String>,
+    pub locale: String,
+    pub related_to: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AttachmentRecord {
+    pub report_id: String,
+    pub idx: i64,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub content_type: String,
+    pub filename: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReportEventRecord {
+    pub report_id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub public_en: String,
+    pub public_zh: String,
+    pub internal_note: Option<String>,
+    pub actor_id: Option<String>,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub key_hash: String,
+    pub request_hash: String,
+    pub report_id: String,
+    pub receipt_masked: String,
+    pub created_at: i64,
+}
+
+/// Everything one report intake writes, committed in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewReportBundle {
+    pub report: ReportRecord,
+    pub attachments: Vec<AttachmentRecord>,
+    pub first_event: ReportEventRecord,
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// Staff list filter. Every field narrows; `before` is a keyset cursor (created_at, id).
+#[derive(Clone, Debug, Default)]
+pub struct ReportFilter {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    pub channel_kind: Option<String>,
+    pub channel_value: Option<String>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}

@@ -23,6 +23,101 @@ pub const SESSION_VIEW: &str = "SELECT s.jti, s.agent_id, s.kid, s.channel_kind,
 pub const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $1, revoked_by = $2 WHERE jti = $3 AND revoked_at IS NULL";
 
+pub const REPORT_COLS: &str = "SELECT id, receipt_hash, status, category, priority, triage, \
+     triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
+     token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
+     related_to, created_at, updated_at FROM reports";
+pub const INSERT_REPORT: &str =
+    "INSERT INTO reports (id, receipt_hash, status, category, priority, \
+     triage, triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
+     token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
+     related_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+pub const INSERT_ATTACHMENT: &str = "INSERT INTO attachments (report_id, idx, sha256, size_bytes, \
+     content_type, filename) VALUES ($1, $2, $3, $4, $5, $6)";
+pub const INSERT_EVENT: &str = "INSERT INTO report_events (report_id, seq, at, kind, public_en, \
+     public_zh, internal_note, actor_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (key_hash, request_hash, \
+     report_id, receipt_masked, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+/// Builds the staff report listing query: returns the SQL and the string/integer parameters in
+/// placeholder order.
+pub fn list_reports_query(f: &super::ReportFilter) -> (String, Vec<Param>) {
+    let mut sql = format!("{REPORT_COLS} WHERE 1 = 1");
+    let mut params: Vec<Param> = Vec::new();
+    // Appends `clause`, replacing each `?` with the next numbered placeholder.
+    fn add(sql: &mut String, params: &mut Vec<Param>, clause: &str, values: Vec<Param>) {
+        let mut rest = clause;
+        let mut values = values.into_iter();
+        while let Some(i) = rest.find('?') {
+            sql.push_str(&rest[..i]);
+            if let Some(v) = values.next() {
+                params.push(v);
+            }
+            sql.push_str(&format!("${}", params.len()));
+            rest = &rest[i + 1..];
+        }
+        sql.push_str(rest);
+    }
+    let text = |v: &String| vec![Param::Text(v.clone())];
+    if let Some(v) = &f.status {
+        add(&mut sql, &mut params, " AND status = ?", text(v));
+    }
+    if let Some(v) = &f.category {
+        add(&mut sql, &mut params, " AND category = ?", text(v));
+    }
+    if let Some(v) = &f.priority {
+        add(&mut sql, &mut params, " AND priority = ?", text(v));
+    }
+    if let Some(v) = f.created_from {
+        add(
+            &mut sql,
+            &mut params,
+            " AND created_at >= ?",
+            vec![Param::Int(v)],
+        );
+    }
+    if let Some(v) = f.created_to {
+        add(
+            &mut sql,
+            &mut params,
+            " AND created_at < ?",
+            vec![Param::Int(v)],
+        );
+    }
+    if let Some(v) = &f.channel_kind {
+        add(&mut sql, &mut params, " AND scam_channel_kind = ?", text(v));
+    }
+    if let Some(v) = &f.channel_value {
+        add(
+            &mut sql,
+            &mut params,
+            " AND scam_channel_value = ?",
+            text(v),
+        );
+    }
+    if let Some((at, id)) = &f.before {
+        add(
+            &mut sql,
+            &mut params,
+            " AND (created_at < ? OR (created_at = ? AND id < ?))",
+            vec![Param::Int(*at), Param::Int(*at), Param::Text(id.clone())],
+        );
+    }
+    add(
+        &mut sql,
+        &mut params,
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        vec![Param::Int(f.limit)],
+    );
+    (sql, params)
+}
+
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
 /// Implements [`super::Store`] for an engine type with a `pool` field. The whole impl is generated
 /// (not just the shared methods) because `#[async_trait]` must see every method it rewrites.
 macro_rules! impl_store {
@@ -83,6 +178,18 @@ macro_rules! impl_store {
         async fn list_staff(&self) -> Result<Vec<StaffRecord>, StorageError> {
             let q = format!("{} ORDER BY created_at, name", sql::STAFF_COLS);
             Ok(sqlx::query_as::<_, StaffRecord>(&q).fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn disable_staff(&self, name: &str, at: i64) -> Result<bool, StorageError> {
+            let r = sqlx::query(
+                "UPDATE staff SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL",
+            )
+            .bind(at)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+            Ok(r.rows_affected() > 0)
         }
 
         #[tracing::instrument(skip_all)]
@@ -179,6 +286,175 @@ macro_rules! impl_store {
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn insert_report(&self, b: &NewReportBundle) -> Result<(), StorageError> {
+            let r = &b.report;
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(sql::INSERT_REPORT)
+                .bind(&r.id)
+                .bind(&r.receipt_hash)
+                .bind(&r.status)
+                .bind(&r.category)
+                .bind(&r.priority)
+                .bind(&r.triage)
+                .bind(&r.triage_reasons)
+                .bind(&r.description)
+                .bind(&r.scam_channel_kind)
+                .bind(&r.scam_channel_value)
+                .bind(&r.presented_token)
+                .bind(&r.token_verdict)
+                .bind(&r.transactions)
+                .bind(&r.amount_lost)
+                .bind(&r.asset)
+                .bind(r.occurred_at)
+                .bind(&r.reporter_contact)
+                .bind(&r.locale)
+                .bind(&r.related_to)
+                .bind(r.created_at)
+                .bind(r.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            for a in &b.attachments {
+                sqlx::query(sql::INSERT_ATTACHMENT)
+                    .bind(&a.report_id)
+                    .bind(a.idx)
+                    .bind(&a.sha256)
+                    .bind(a.size_bytes)
+                    .bind(&a.content_type)
+                    .bind(&a.filename)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let e = &b.first_event;
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(&e.report_id)
+                .bind(e.seq)
+                .bind(e.at)
+                .bind(&e.kind)
+                .bind(&e.public_en)
+                .bind(&e.public_zh)
+                .bind(&e.internal_note)
+                .bind(&e.actor_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(i) = &b.idempotency {
+                sqlx::query(sql::INSERT_IDEMPOTENCY)
+                    .bind(&i.key_hash)
+                    .bind(&i.request_hash)
+                    .bind(&i.report_id)
+                    .bind(&i.receipt_masked)
+                    .bind(i.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn report_by_id(&self, id: &str) -> Result<Option<ReportRecord>, StorageError> {
+            let q = format!("{} WHERE id = $1", sql::REPORT_COLS);
+            Ok(sqlx::query_as::<_, ReportRecord>(&q).bind(id).fetch_optional(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn report_attachments(&self, id: &str) -> Result<Vec<AttachmentRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, AttachmentRecord>(
+                "SELECT report_id, idx, sha256, size_bytes, content_type, filename \
+                 FROM attachments WHERE report_id = $1 ORDER BY idx",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn report_events(&self, id: &str) -> Result<Vec<ReportEventRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, ReportEventRecord>(
+                "SELECT report_id, seq, at, kind, public_en, public_zh, internal_note, actor_id \
+                 FROM report_events WHERE report_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn idempotency_by_key(
+            &self,
+            key_hash: &str,
+        ) -> Result<Option<IdempotencyRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, IdempotencyRecord>(
+                "SELECT key_hash, request_hash, report_id, receipt_masked, created_at \
+                 FROM idempotency_keys WHERE key_hash = $1",
+            )
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn open_report_for_channel(
+            &self,
+            kind: &str,
+            value: &str,
+            closed: &[&str],
+        ) -> Result<Option<String>, StorageError> {
+            let q = format!(
+                "SELECT id FROM reports WHERE scam_channel_kind = $1 AND scam_channel_value = $2 \
+                 ORDER BY created_at, id LIMIT 50"
+            );
+            let rows: Vec<(String, String)> = sqlx::query_as(&q.replace("SELECT id", "SELECT id, status"))
+                .bind(kind)
+                .bind(value)
+                .fetch_all(&self.pool)
+                .await?;
+            Ok(rows.into_iter().find(|(_, st)| !closed.contains(&st.as_str())).map(|(id, _)| id))
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn reports_for_channel(
+            &self,
+            kind: &str,
+            value: &str,
+            limit: i64,
+        ) -> Result<Vec<ReportRecord>, StorageError> {
+            let q = format!(
+                "{} WHERE scam_channel_kind = $1 AND scam_channel_value = $2 \
+                 ORDER BY created_at DESC, id DESC LIMIT $3",
+                sql::REPORT_COLS
+            );
+            Ok(sqlx::query_as::<_, ReportRecord>(&q)
+                .bind(kind)
+                .bind(value)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn list_reports(&self, f: &ReportFilter) -> Result<Vec<ReportRecord>, StorageError> {
+            let (q, params) = sql::list_reports_query(f);
+            let mut query = sqlx::query_as::<_, ReportRecord>(&q);
+            for p in params {
+                query = match p {
+                    sql::Param::Text(t) => query.bind(t),
+                    sql::Param::Int(i) => query.bind(i),
+                };
+            }
+            Ok(query.fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn blob_referenced(&self, sha256: &str) -> Result<bool, StorageError> {
+            let row: Option<(String,)> =
+                sqlx::query_as("SELECT sha256 FROM attachments WHERE sha256 = $1 LIMIT 1")
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.is_some())
         }
     }
     };

@@ -9,7 +9,10 @@ use sqlx::sqlite::{
 };
 
 use super::sql::{self, impl_store};
-use super::{ChannelRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store};
+use super::{
+    AttachmentRecord, ChannelRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord,
+    ReportFilter, ReportRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store,
+};
 
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -32,8 +32,13 @@ static FOREIGN_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:v[1-9]\.(?:local|public)\.[A-Za-z0-9_-]+|eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+)")
         .expect("static regex")
 });
-static CODE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([0-9a-z]{4})[- ]([0-9a-z]{4})[- ]([0-9a-z]{2})\b").expect("static regex")
+static CODE_ALONE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^([0-9a-z]{4})[- ]?([0-9a-z]{4})[- ]?([0-9a-z]{2})$").expect("static regex")
+});
+/// Inside a message a code must keep its dashes, or ordinary words ("what does it mean") would
+/// read as a code; typed alone it may use spaces or no separators.
+static CODE_IN_TEXT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b([0-9a-z]{4})-([0-9a-z]{4})-([0-9a-z]{2})\b").expect("static regex")
 });
 
 pub fn extract(input: &str) -> Presented<'_> {
@@ -47,15 +52,13 @@ pub fn extract(input: &str) -> Presented<'_> {
     if FOREIGN_RE.is_match(input) {
         return Presented::ForeignToken;
     }
-    if let Some(c) = CODE_RE.captures(input) {
+    for c in CODE_ALONE_RE
+        .captures_iter(input)
+        .chain(CODE_IN_TEXT_RE.captures_iter(input))
+        .take(8)
+    {
         let joined = format!("{}{}{}", &c[1], &c[2], &c[3]);
         if let Some(code) = normalise_code(&joined) {
-            return Presented::Code(code);
-        }
-    }
-    // A bare code typed without separators.
-    if input.len() == CODE_LEN {
-        if let Some(code) = normalise_code(input) {
             return Presented::Code(code);
         }
     }
@@ -110,7 +113,11 @@ mod tests {
             Presented::Code("7KQ4MZ2PXT".into())
         );
         assert_eq!(
-            extract("my code is 7kq4 mz2p xt ok"),
+            extract("my code is 7kq4-mz2p-xt ok"),
+            Presented::Code("7KQ4MZ2PXT".into())
+        );
+        assert_eq!(
+            extract(" 7kq4 mz2p xt "),
             Presented::Code("7KQ4MZ2PXT".into())
         );
         assert_eq!(extract("7kq4mz2pxt"), Presented::Code("7KQ4MZ2PXT".into()));
@@ -134,6 +141,16 @@ mod tests {
     fn garbage_and_oversized_input_yield_nothing() {
         assert_eq!(extract(""), Presented::Nothing);
         assert_eq!(extract("hello there"), Presented::Nothing);
+        assert_eq!(
+            extract("what does it mean"),
+            Presented::Nothing,
+            "words are not a code"
+        );
+        assert_eq!(
+            extract("what does it mean"),
+            Presented::Nothing,
+            "words are not a code"
+        );
         assert_eq!(extract("UUUU-UUUU-UU"), Presented::Nothing);
         assert_eq!(extract(&"a".repeat(MAX_INPUT_LEN + 1)), Presented::Nothing);
     }

@@ -134,4 +134,16 @@ async fn disabled_or_deleted_staff_keys_stop_working() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // Disabling the account stops its key on the next request.
+    assert!(trustdesk::staff::disable(app.store.as_ref(), "Alice")
+        .await
+        .unwrap());
+    let r = app
+        .client
+        .get(app.url("/v1/sessions"))
+        .bearer_auth(&agent.key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 401, "invalid_credentials", "disabled account").await;
 }

@@ -224,9 +224,41 @@ impl TestApp {
         }
     }
 
-    /// Signs `claims` with the server's active key, exactly as the server would.
-    pub fn sign_with_server_key(&self, claims: &SessionClaims) -> String {
+    /// Signs `claims` with the server's active key and records the session, exactly as the
+    /// server would when issuing it (used to craft expired / not-yet-valid sessions).
+    pub async fn sign_with_server_key(&self, claims: &SessionClaims) -> String {
         let set = self.server_keys().current();
+        let agent_id = match self.store.staff_by_id(&claims.sub).await.unwrap() {
+            Some(s) => s.id,
+            None => {
+                let rec = trustdesk::storage::StaffRecord {
+                    id: claims.sub.clone(),
+                    name: format!("crafted-{}", claims.sub),
+                    role: "agent".into(),
+                    created_at: now(),
+                    disabled_at: None,
+                };
+                self.store.insert_staff(&rec, &uuid_like()).await.unwrap();
+                rec.id
+            }
+        };
+        let parse = |t: &str| trustdesk::tokens::claims::parse_time(t).unwrap();
+        self.store
+            .insert_session(&trustdesk::storage::SessionRecord {
+                jti: claims.jti.clone(),
+                agent_id,
+                kid: set.active_kid().to_owned(),
+                channel_kind: claims.channel_kind.clone(),
+                channel_value: claims.channel_handle.clone(),
+                user_ref_last4: None,
+                code_hash: uuid_like(),
+                issued_at: parse(&claims.iat),
+                expires_at: parse(&claims.exp),
+                revoked_at: None,
+                revoked_by: None,
+            })
+            .await
+            .unwrap();
         sign(set.signing_key(), set.active_kid(), claims)
     }
 }
@@ -241,12 +273,5 @@ pub fn sign(key: &ed25519_dalek::SigningKey, kid: &str, claims: &SessionClaims) 
 }
 
 pub fn uuid_like() -> String {
-    format!("00000000-0000-4000-8000-{:012x}", now() as u64 ^ rand_u64())
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u8(0);
-    h.finish() & 0xffff_ffff_ffff
+    uuid::Uuid::new_v4().to_string()
 }

@@ -84,6 +84,11 @@ async fn old_tokens_stay_genuine_after_rotation_and_become_forged_when_the_key_r
     let v = app.verdict_of(before["token"].as_str().unwrap()).await;
     assert_eq!(v["verdict"], "forged", "old token after retirement: {v}");
     assert_eq!(v["reason"], "unknown_key");
+    let v = app.verdict_of(before["code"].as_str().unwrap()).await;
+    assert_eq!(
+        v["verdict"], "forged",
+        "codes of sessions signed by a retired key: {v}"
+    );
     assert_eq!(
         app.verdict_of(after["token"].as_str().unwrap()).await["verdict"],
         "genuine"

@@ -78,7 +78,12 @@ async fn forged_expired_not_yet_valid_and_malformed_are_never_genuine_and_offer_
     let t = now();
     let foreign = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let server_kid = app.server_keys().current().active_kid().to_owned();
-    let genuine = app.sign_with_server_key(&app.claims(t, t + 600));
+    let genuine = app.sign_with_server_key(&app.claims(t, t + 600)).await;
+    assert_eq!(
+        app.verdict_of(&genuine).await["verdict"],
+        "genuine",
+        "crafted control token"
+    );
 
     // Tamper one character of the payload (keeping valid base64url).
     let mut tampered = genuine.clone().into_bytes();
@@ -110,16 +115,28 @@ async fn forged_expired_not_yet_valid_and_malformed_are_never_genuine_and_offer_
             "tampered payload",
         ),
         (
-            app.sign_with_server_key(&app.claims(t - 3600, t - 60)),
+            app.sign_with_server_key(&app.claims(t - 3600, t - 60))
+                .await,
             "expired",
             None,
             "expired",
         ),
         (
-            app.sign_with_server_key(&app.claims(t + 3600, t + 7200)),
+            app.sign_with_server_key(&app.claims(t + 3600, t + 7200))
+                .await,
             "not_yet_valid",
             None,
             "not yet valid",
+        ),
+        (
+            sign(
+                &app.server_keys().current().signing_key().clone(),
+                &server_kid,
+                &app.claims(t, t + 600),
+            ),
+            "forged",
+            Some("unknown_session"),
+            "our key, but a session never issued (stolen key)",
         ),
         (
             "v4.local.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
@@ -178,7 +195,7 @@ async fn token_signed_by_our_key_for_another_issuer_is_not_genuine() {
     let t = now();
     let mut c = app.claims(t, t + 600);
     c.iss = "https://evil.example".into();
-    let v = app.verdict_of(&app.sign_with_server_key(&c)).await;
+    let v = app.verdict_of(&app.sign_with_server_key(&c).await).await;
     assert_eq!(v["verdict"], "malformed");
 }
 

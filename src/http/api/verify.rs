@@ -90,6 +90,7 @@ pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyRespo
                 ForgeryReason::UnknownKey => "unknown_key",
                 ForgeryReason::BadSignature => "bad_signature",
                 ForgeryReason::UnknownCode => "unknown_code",
+                ForgeryReason::UnknownSession => "unknown_session",
             }
             .to_owned(),
         ),
