@@ -30,6 +30,13 @@ impl App {
             .with_context(|| format!("opening database {:?}", config.database_url))?;
         let keys = Keyring::load_or_create(&config.keys_dir)
             .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
+        let blobs =
+            crate::storage::blobs::BlobStore::open(&config.attachments_dir).with_context(|| {
+                format!(
+                    "opening attachment storage {}",
+                    config.attachments_dir.display()
+                )
+            })?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -39,7 +46,19 @@ impl App {
             max_ttl_secs: config.max_token_ttl_secs,
             clock_skew_secs: config.clock_skew_secs,
         };
+        let reports = crate::reports::ReportSettings {
+            base_url: config.issuer().to_owned(),
+            sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
+        };
+        let attachment_limits = crate::reports::AttachmentLimits {
+            max_count: config.max_attachments,
+            max_file_bytes: config.max_attachment_bytes,
+            max_total_bytes: config.max_report_bytes,
+        };
         let state = AppState {
+            blobs: Arc::new(blobs),
+            reports: Arc::new(reports),
+            attachment_limits,
             store,
             keys: Arc::new(keys),
             tokens: Arc::new(tokens),
@@ -133,7 +152,20 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             metrics.run_upkeep();
         }
     });
-    vec![reload, upkeep]
+    let (store, blobs) = (state.store.clone(), state.blobs.clone());
+    let age = Duration::from_secs(u64::from(state.config.cleanup_interval_secs.max(1)));
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(age.min(Duration::from_secs(600)));
+        loop {
+            tick.tick().await;
+            match crate::reports::sweep_orphans(store.as_ref(), &blobs, age).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "Removed files left by interrupted uploads"),
+                Err(e) => tracing::warn!(error = %e, "Orphan sweep failed"),
+            }
+        }
+    });
+    vec![reload, upkeep, sweeper]
 }
 
 /// Completes on SIGTERM or Ctrl-C.

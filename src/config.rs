@@ -15,6 +15,13 @@
 //! | `TRUSTDESK_MAX_JSON_BYTES` | `65536` | JSON body limit |
 //! | `TRUSTDESK_LOG_FORMAT` | `text` | `text` or `json` |
 //! | `TRUSTDESK_SHUTDOWN_GRACE_SECS` | `20` | time in-flight requests get after SIGTERM |
+//! | `TRUSTDESK_ATTACHMENTS_DIR` | `data/attachments` | content-addressed evidence files |
+//! | `TRUSTDESK_MAX_ATTACHMENTS` | `10` | files per report |
+//! | `TRUSTDESK_MAX_ATTACHMENT_BYTES` | `10485760` | bytes per file (10 MiB) |
+//! | `TRUSTDESK_MAX_REPORT_BYTES` | `26214400` | bytes of attachments per report (25 MiB) |
+//! | `TRUSTDESK_UPLOAD_TIMEOUT_SECS` | `300` | whole-request timeout for report uploads |
+//! | `TRUSTDESK_CLEANUP_INTERVAL_SECS` | `3600` | orphan files older than this are removed |
+//! | `TRUSTDESK_SLA_P1_SECS` / `_P2_` / `_P3_` | `900` / `14400` / `86400` | first-response targets |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,6 +133,62 @@ pub struct Config {
         default_value_t = 20
     )]
     pub shutdown_grace_secs: u32,
+
+    /// Where evidence files live, named by their SHA-256.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_ATTACHMENTS_DIR",
+        default_value = "data/attachments"
+    )]
+    pub attachments_dir: PathBuf,
+
+    /// Most files one report may carry.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAX_ATTACHMENTS",
+        default_value_t = 10
+    )]
+    pub max_attachments: usize,
+
+    /// Largest single attachment, in bytes.
+    #[arg(long, global = true, env = "TRUSTDESK_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: u64,
+
+    /// Largest total of attachments in one report, in bytes.
+    #[arg(long, global = true, env = "TRUSTDESK_MAX_REPORT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_report_bytes: u64,
+
+    /// Whole-request timeout for report uploads (slow mobile connections), in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_UPLOAD_TIMEOUT_SECS",
+        default_value_t = 300
+    )]
+    pub upload_timeout_secs: u32,
+
+    /// Files left behind by interrupted uploads are removed once older than this, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_CLEANUP_INTERVAL_SECS",
+        default_value_t = 3600
+    )]
+    pub cleanup_interval_secs: u32,
+
+    /// Target time to first response for P1 reports, in seconds.
+    #[arg(long, global = true, env = "TRUSTDESK_SLA_P1_SECS", default_value_t = 15 * 60)]
+    pub sla_p1_secs: u32,
+
+    /// Target time to first response for P2 reports, in seconds.
+    #[arg(long, global = true, env = "TRUSTDESK_SLA_P2_SECS", default_value_t = 4 * 3600)]
+    pub sla_p2_secs: u32,
+
+    /// Target time to first response for P3 reports, in seconds.
+    #[arg(long, global = true, env = "TRUSTDESK_SLA_P3_SECS", default_value_t = 24 * 3600)]
+    pub sla_p3_secs: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -186,6 +249,15 @@ impl Config {
             max_json_bytes: 64 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,
+            attachments_dir: dir.join("attachments"),
+            max_attachments: 10,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_report_bytes: 25 * 1024 * 1024,
+            upload_timeout_secs: 300,
+            cleanup_interval_secs: 3600,
+            sla_p1_secs: 15 * 60,
+            sla_p2_secs: 4 * 3600,
+            sla_p3_secs: 24 * 3600,
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod state;
 
 use std::time::{Duration, Instant};
 
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
@@ -42,6 +41,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/verify", post(api::verify::verify))
         .route("/v1/channels/check", get(api::channels::check))
         .route("/.well-known/trustdesk-keys", get(api::keys::published));
+
+    let upload_limit = usize::try_from(state.config.max_report_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024);
+    let reports_api = Router::new()
+        .route(
+            "/v1/reports",
+            post(api::reports::submit)
+                .layer::<_, std::convert::Infallible>(
+                    ServiceBuilder::new()
+                        .layer(tower_http::limit::RequestBodyLimitLayer::new(upload_limit))
+                        .layer(DefaultBodyLimit::max(upload_limit)),
+                )
+                .get(api::reports::list),
+        )
+        .route("/v1/reports/{id}", get(api::reports::status))
+        .route(
+            "/v1/reports/{id}/attachments/{index}",
+            get(api::reports::download),
+        );
 
     let staff_api = Router::new()
         .route(
@@ -78,11 +97,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(public_api)
         .merge(staff_api)
+        .merge(reports_api)
         .merge(pages)
         .merge(ops)
         .fallback(|| async { ApiError::not_found("not_found", "no such resource") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            Timeouts {
+                standard: timeout,
+                upload: Duration::from_secs(u64::from(state.config.upload_timeout_secs)),
+            },
+            enforce_timeout,
+        ))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             // Outermost first: security headers wrap everything, including timeout and panic
@@ -126,12 +153,33 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 }))
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
-                    ApiError::Timeout
-                }))
-                .timeout(timeout),
+                ,
         )
         .with_state(state)
+}
+
+#[derive(Clone, Copy)]
+struct Timeouts {
+    standard: Duration,
+    upload: Duration,
+}
+
+/// Bounds every request's time; report uploads get the longer upload timeout (slow phones).
+async fn enforce_timeout(
+    axum::extract::State(t): axum::extract::State<Timeouts>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_upload = req.method() == axum::http::Method::POST
+        && req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|m| m.as_str() == "/v1/reports");
+    let limit = if is_upload { t.upload } else { t.standard };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
 }
 
 /// Requests and latency per route template and status.

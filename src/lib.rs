@@ -14,6 +14,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod reports;
 pub mod staff;
 pub mod storage;
 pub mod telemetry;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub mod blobs;
 mod postgres;
 pub mod records;
 mod sql;

@@ -2,5 +2,6 @@
 
 pub mod channels;
 pub mod keys;
+pub mod reports;
 pub mod sessions;
 pub mod verify;

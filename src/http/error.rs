@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::channels::{ChannelError, HandleError};
+use crate::reports::ReportError;
 use crate::staff::{AuthError, StaffError};
 use crate::storage::StorageError;
 use crate::tokens::keyring::KeyError;
@@ -36,9 +37,18 @@ pub enum ApiError {
     /// 413
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 413 with a specific code (too many files, file too large, report too large).
+    #[error("{detail}")]
+    LimitExceeded { code: &'static str, detail: String },
     /// 415
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 415 with a specific code.
+    #[error("{detail}")]
+    UnsupportedType { code: &'static str, detail: String },
+    /// 507: the disk for evidence is full.
+    #[error("storage is full; please try again later")]
+    InsufficientStorage,
     /// 503: a dependency (the database) is unavailable; retry later.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -96,6 +106,19 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "Payload too large",
+            ),
+            ApiError::LimitExceeded { code, .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, code, "Payload too large")
+            }
+            ApiError::UnsupportedType { code, .. } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code,
+                "Unsupported media type",
+            ),
+            ApiError::InsufficientStorage => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                "Insufficient storage",
             ),
             ApiError::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -232,6 +255,46 @@ impl From<TokenError> for ApiError {
             TokenError::NotYourSession => ApiError::Forbidden(e.to_string()),
             TokenError::Key(k) => k.into(),
             TokenError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ReportError::Invalid { code, detail } => ApiError::BadRequest { code, detail },
+            ReportError::TooManyAttachments { .. } => ApiError::LimitExceeded {
+                code: "too_many_attachments",
+                detail,
+            },
+            ReportError::AttachmentTooLarge { .. } => ApiError::LimitExceeded {
+                code: "attachment_too_large",
+                detail,
+            },
+            ReportError::ReportTooLarge { .. } => ApiError::LimitExceeded {
+                code: "report_too_large",
+                detail,
+            },
+            ReportError::UnsupportedType(_) => ApiError::UnsupportedType {
+                code: "unsupported_attachment_type",
+                detail,
+            },
+            ReportError::IdempotencyConflict => ApiError::Conflict {
+                code: "idempotency_conflict",
+                detail,
+            },
+            ReportError::NotFound => ApiError::not_found("report_not_found", detail),
+            ReportError::AttachmentNotFound => ApiError::not_found("attachment_not_found", detail),
+            ReportError::Corrupt => {
+                ApiError::Internal(anyhow::anyhow!("evidence integrity check failed"))
+            }
+            ReportError::Io(io) if io.raw_os_error() == Some(28) => {
+                tracing::error!("Evidence disk is full");
+                ApiError::InsufficientStorage
+            }
+            ReportError::Io(io) => ApiError::Internal(io.into()),
+            ReportError::Storage(s) => s.into(),
         }
     }
 }

@@ -94,3 +94,31 @@ pub fn report_label(l: Locale) -> &'static str {
         Locale::ZhCn => "举报此联系人",
     }
 }
+
+/// The "save this" prompt after a report is filed.
+pub fn report_saved(l: Locale, id: &str) -> String {
+    match l {
+        Locale::En => format!("Report {id} received. Save the id and the receipt now: the receipt is shown only once, and with it you can follow your report at any time. We will never ask you for a fee, your seed phrase or remote access."),
+        Locale::ZhCn => format!("举报 {id} 已收到。请立即保存编号和回执：回执只显示一次，凭它您可以随时查看举报进度。我们绝不会向您索要任何费用、助记词或远程控制权限。"),
+    }
+}
+
+pub fn status_label(s: crate::reports::Status, l: Locale) -> &'static str {
+    use crate::reports::Status::*;
+    match (s, l) {
+        (Received, Locale::En) => "Received — waiting for a security analyst",
+        (Received, Locale::ZhCn) => "已收到 — 等待安全分析师处理",
+        (Triaged, Locale::En) => "Triaged — queued for investigation",
+        (Triaged, Locale::ZhCn) => "已分类 — 等待调查",
+        (Investigating, Locale::En) => "Under investigation",
+        (Investigating, Locale::ZhCn) => "调查中",
+        (ConfirmedFraud, Locale::En) => "Confirmed fraud — action under way",
+        (ConfirmedFraud, Locale::ZhCn) => "已确认为诈骗 — 正在处理",
+        (Dismissed, Locale::En) => "Closed — no fraud found",
+        (Dismissed, Locale::ZhCn) => "已关闭 — 未发现诈骗",
+        (Duplicate, Locale::En) => "Merged with an earlier report",
+        (Duplicate, Locale::ZhCn) => "已与之前的举报合并",
+        (Resolved, Locale::En) => "Resolved",
+        (Resolved, Locale::ZhCn) => "已解决",
+    }
+}

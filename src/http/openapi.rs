@@ -21,6 +21,10 @@ use super::{api, error, ops};
         api::sessions::issue,
         api::sessions::revoke,
         api::sessions::list_mine,
+        api::reports::submit,
+        api::reports::status,
+        api::reports::list,
+        api::reports::download,
         api::keys::published,
         api::keys::list,
         api::keys::rotate,
@@ -35,6 +39,7 @@ use super::{api, error, ops};
         (name = "verify", description = "Is this contact genuine?"),
         (name = "channels", description = "Official-channel registry"),
         (name = "sessions", description = "Signed support sessions"),
+        (name = "reports", description = "Fraud reports with evidence"),
         (name = "keys", description = "Public keys and rotation"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
@@ -52,6 +57,15 @@ impl Modify for BearerAuth {
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
                         .description(Some("Staff API key from `trustdesk staff add`"))
+                        .build(),
+                ),
+            );
+            c.add_security_scheme(
+                "receipt",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("Report receipt (tdr_…) returned once at submission"))
                         .build(),
                 ),
             );

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
+use crate::reports::{AttachmentLimits, ReportSettings};
+use crate::storage::blobs::BlobStore;
 use crate::storage::Store;
 use crate::tokens::{Keyring, TokenSettings};
 
@@ -15,6 +17,9 @@ pub struct AppState {
     pub tokens: Arc<TokenSettings>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
+    pub blobs: Arc<BlobStore>,
+    pub reports: Arc<ReportSettings>,
+    pub attachment_limits: AttachmentLimits,
 }
 
 impl AppState {

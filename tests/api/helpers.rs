@@ -275,3 +275,69 @@ pub fn sign(key: &ed25519_dalek::SigningKey, kid: &str, claims: &SessionClaims) 
 pub fn uuid_like() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// A minimal valid PNG header followed by padding: sniffed as PNG.
+pub fn png(len: usize) -> Vec<u8> {
+    let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    v.resize(len.max(8), 0x42);
+    v
+}
+
+impl TestApp {
+    /// `POST /v1/reports` with a JSON `report` part and file parts `(name, bytes)`.
+    pub async fn submit_report(
+        &self,
+        report: &Value,
+        files: &[(&str, Vec<u8>)],
+        idem: Option<&str>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "report",
+            reqwest::multipart::Part::text(report.to_string())
+                .mime_str("application/json")
+                .unwrap(),
+        );
+        for (name, bytes) in files {
+            form = form.part(
+                "attachment",
+                reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(name.to_string())
+                    .mime_str("image/png")
+                    .unwrap(),
+            );
+        }
+        let mut req = self.client.post(self.url("/v1/reports")).multipart(form);
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn report_status(&self, id: &str, bearer: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/reports/{id}")))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Every file under the attachment store (blobs and temporaries).
+    pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path, out);
+                    } else {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.config.attachments_dir, &mut out);
+        out
+    }
+}

@@ -9,5 +9,6 @@ mod keys;
 mod malformed;
 mod ops;
 mod process;
+mod reports;
 mod sessions;
 mod verify;

@@ -1,0 +1,637 @@
+//! Fraud reports: victims submit and track them; security staff list, read and download.
+
+use axum::body::Body;
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::channels::{self, CheckResult};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{AppPath, AppQuery, PreferredLocale, StaffUser};
+use crate::http::i18n;
+use crate::http::state::AppState;
+use crate::reports::{
+    self, AttachmentWriter, ChannelFinding, Evidence, IdempotentRequest, NewReport, ReportInput,
+    StagedAttachment, TokenFinding, UploadBudget,
+};
+use crate::staff;
+use crate::storage::{AttachmentRecord, ReportFilter, ReportRecord};
+use crate::tokens::{self, Verdict};
+use crate::types::{now, rfc3339, Locale, Role};
+
+/// Largest JSON `report` part.
+const MAX_REPORT_JSON: usize = 64 * 1024;
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub index: i64,
+    pub sha256: String,
+    pub size: i64,
+    /// Type sniffed from the bytes: png, jpeg, gif, webp, pdf, zip, json, text.
+    pub content_type: String,
+    /// Sanitised original name; display only.
+    pub filename: String,
+}
+
+impl From<&AttachmentRecord> for AttachmentView {
+    fn from(a: &AttachmentRecord) -> Self {
+        AttachmentView {
+            index: a.idx,
+            sha256: a.sha256.clone(),
+            size: a.size_bytes,
+            content_type: a.content_type.clone(),
+            filename: a.filename.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubmittedResponse {
+    /// Quote this id when you talk to us.
+    #[schema(example = "TD-7K3F-9Q2M")]
+    pub id: String,
+    /// Shown once: keep it. With the id it lets you (and only you) follow the report.
+    pub receipt: String,
+    /// Page where the victim enters the receipt to see progress.
+    pub status_url: String,
+    /// JSON status: `GET` with `Authorization: Bearer <receipt>`.
+    pub api_status_url: String,
+    pub status: &'static str,
+    pub priority: &'static str,
+    pub created_at: String,
+    pub expected_first_response_by: String,
+    pub attachments: Vec<AttachmentView>,
+    pub message: String,
+}
+
+/// Submit a fraud report with evidence (multipart: JSON part `report`, then 0..N files).
+#[utoipa::path(
+    post, path = "/v1/reports", tag = "reports",
+    request_body(content = ReportInput, content_type = "multipart/form-data",
+        description = "Part `report`: the JSON below. Other parts: files (PNG, JPEG, WebP, GIF, PDF, ZIP, text, JSON)."),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key + same body replays the original answer")),
+    responses(
+        (status = 201, body = SubmittedResponse),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused with a different body", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many files, a file too large, or too much in total", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not multipart, or an attachment type we do not accept", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit(
+    State(s): State<AppState>,
+    PreferredLocale(header_locale): PreferredLocale,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::UnsupportedMediaType("send the report as multipart/form-data".into())
+    })?;
+    let idem_key = idempotency_key(&headers)?;
+    let mut budget = UploadBudget::new(s.attachment_limits);
+    let mut report_json: Option<Vec<u8>> = None;
+    let mut files: Vec<StagedAttachment> = Vec::new();
+    // Any early return drops the staged temporary files, which deletes them.
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("report") if field.file_name().is_none() => {
+                if report_json.is_some() {
+                    return Err(ApiError::bad_request(
+                        "invalid_multipart",
+                        "only one `report` part is allowed",
+                    ));
+                }
+                report_json = Some(read_small(field).await?);
+            }
+            _ if field.file_name().is_some() => {
+                files.push(receive_file(&s, &mut budget, field).await?);
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_multipart",
+                    format!(
+                        "unexpected part {:?}: send one `report` JSON part and file parts",
+                        other.unwrap_or("")
+                    ),
+                ))
+            }
+        }
+    }
+    let json = report_json.ok_or_else(|| {
+        ApiError::bad_request("invalid_multipart", "the `report` part is missing")
+    })?;
+    let input: ReportInput = serde_json::from_slice(&json)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("report: {e}")))?;
+    let report = NewReport::parse(input, now(), header_locale)?;
+    let locale = report.locale;
+    let evidence = gather_evidence(&s, &report).await?;
+    let idem = idem_key.map(|key| IdempotentRequest {
+        fingerprint: reports::fingerprint(&json, &files),
+        key,
+    });
+    let done = reports::submit(
+        &s.reports,
+        s.store.as_ref(),
+        &s.blobs,
+        report,
+        &evidence,
+        files,
+        idem,
+    )
+    .await?;
+    if !done.replayed {
+        metrics::counter!("trustdesk_reports_total", "priority" => done.priority.as_str())
+            .increment(1);
+    }
+    let base = s.base_url();
+    let body = SubmittedResponse {
+        status_url: format!("{base}/r/{}", done.report_id),
+        api_status_url: format!("{base}/v1/reports/{}", done.report_id),
+        status: "received",
+        priority: done.priority.as_str(),
+        created_at: rfc3339(done.created_at),
+        expected_first_response_by: rfc3339(done.first_response_by),
+        attachments: done.attachments.iter().map(AttachmentView::from).collect(),
+        message: i18n::report_saved(locale, &done.report_id),
+        id: done.report_id,
+        receipt: done.receipt.to_string(),
+    };
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if done.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get(IDEMPOTENCY_KEY) {
+        None => Ok(None),
+        Some(v) => {
+            let k = v.to_str().ok().map(str::trim).filter(|k| {
+                (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic())
+            });
+            k.map(|k| Some(k.to_owned())).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be 1–255 visible ASCII characters",
+                )
+            })
+        }
+    }
+}
+
+async fn read_small(mut field: Field<'_>) -> Result<Vec<u8>, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if buf.len() + chunk.len() > MAX_REPORT_JSON {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+async fn receive_file(
+    s: &AppState,
+    budget: &mut UploadBudget,
+    mut field: Field<'_>,
+) -> Result<StagedAttachment, ApiError> {
+    let mut w = AttachmentWriter::start(&s.blobs, budget, field.file_name())?;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        w.write(budget, &chunk).await?;
+    }
+    Ok(w.finish().await?)
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::bad_request(
+            "invalid_multipart",
+            "the multipart body is malformed or was cut off",
+        )
+    }
+}
+
+/// Verifies what the scammer showed and looks up their channel: hard evidence for triage.
+async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiError> {
+    let token = match &r.presented {
+        None => None,
+        Some(p) => {
+            let v = tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), p).await?;
+            let reason = match &v {
+                Verdict::Forged(f) => serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                _ => None,
+            };
+            Some(TokenFinding {
+                verdict: v.kind(),
+                reason,
+                agent_name: v.session().map(|i| i.agent_name.clone()),
+            })
+        }
+    };
+    let channel = match &r.scam_channel {
+        None => None,
+        Some(h) => Some(match channels::check(s.store.as_ref(), h).await? {
+            CheckResult::Official(c) => ChannelFinding::Official {
+                value: format!("{}:{}", c.handle.kind(), c.handle.as_str()),
+            },
+            CheckResult::Lookalike { of, reason } => ChannelFinding::Lookalike {
+                of: format!("{}:{}", of.handle.kind(), of.handle.as_str()),
+                reason: serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            },
+            CheckResult::NotOfficial => ChannelFinding::NotOfficial,
+        }),
+    };
+    Ok(Evidence { token, channel })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineView {
+    pub at: String,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What a victim sees with the receipt.
+#[derive(Serialize, ToSchema)]
+pub struct VictimStatus {
+    pub id: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub category: String,
+    pub priority: String,
+    pub created_at: String,
+    pub expected_first_response_by: String,
+    pub timeline: Vec<TimelineView>,
+    pub next_step: String,
+    pub locale: Locale,
+}
+
+pub fn victim_status(v: &reports::VictimView) -> VictimStatus {
+    VictimStatus {
+        id: v.id.clone(),
+        status: v.status.as_str().into(),
+        status_label: i18n::status_label(v.status, v.locale),
+        category: v.category.as_str().into(),
+        priority: v.priority.as_str().into(),
+        created_at: rfc3339(v.created_at),
+        expected_first_response_by: rfc3339(v.first_response_by),
+        timeline: v
+            .timeline
+            .iter()
+            .map(|e| TimelineView {
+                at: rfc3339(e.at),
+                kind: e.kind.clone(),
+                message: e.message.clone(),
+            })
+            .collect(),
+        next_step: v.next_step.clone(),
+        locale: v.locale,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TxView {
+    pub chain: String,
+    pub tx_hash: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffEventView {
+    pub seq: i64,
+    pub at: String,
+    pub kind: String,
+    pub public_en: String,
+    pub public_zh: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<String>,
+}
+
+/// A report as security staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct StaffReport {
+    pub id: String,
+    pub status: String,
+    pub category: String,
+    pub priority: String,
+    /// `confirmed_impersonation`, `possible_compromised_official`, `suspected_impersonation` or `none`.
+    pub triage: String,
+    pub triage_reasons: Vec<String>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scam_channel: Option<super::verify::ChannelRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presented: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_verdict: Option<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub transactions: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_lost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter_contact: Option<String>,
+    pub locale: String,
+    /// The oldest open report about the same scammer channel at intake time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_to: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffReportDetail {
+    #[serde(flatten)]
+    pub report: StaffReport,
+    pub attachments: Vec<AttachmentView>,
+    pub events: Vec<StaffEventView>,
+    /// Every other report naming the same scammer channel.
+    pub related: Vec<String>,
+}
+
+fn staff_report(r: &ReportRecord) -> StaffReport {
+    StaffReport {
+        id: r.id.clone(),
+        status: r.status.clone(),
+        category: r.category.clone(),
+        priority: r.priority.clone(),
+        triage: r.triage.clone(),
+        triage_reasons: serde_json::from_str(&r.triage_reasons).unwrap_or_default(),
+        description: r.description.clone(),
+        scam_channel: match (&r.scam_channel_kind, &r.scam_channel_value) {
+            (Some(k), Some(v)) => {
+                crate::channels::ChannelKind::parse(k).map(|kind| super::verify::ChannelRef {
+                    kind,
+                    handle: v.clone(),
+                })
+            }
+            _ => None,
+        },
+        presented: r.presented_token.clone(),
+        token_verdict: r.token_verdict.clone(),
+        transactions: serde_json::from_str(&r.transactions).unwrap_or_default(),
+        amount_lost: r.amount_lost.clone(),
+        asset: r.asset.clone(),
+        occurred_at: r.occurred_at.map(rfc3339),
+        reporter_contact: r.reporter_contact.clone(),
+        locale: r.locale.clone(),
+        related_to: r.related_to.clone(),
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(r.updated_at),
+    }
+}
+
+/// A report's status: victims authenticate with their receipt, security staff with their API
+/// key (and then see everything). A wrong receipt is a 404, exactly like a missing report.
+#[utoipa::path(
+    get, path = "/v1/reports/{id}", tag = "reports",
+    params(("id" = String, Path, example = "TD-7K3F-9Q2M")),
+    security(("receipt" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "VictimStatus for a receipt; StaffReportDetail for security staff", body = VictimStatus),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report, or wrong receipt", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn status(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    headers: HeaderMap,
+    AppPath(id): AppPath<String>,
+) -> Result<Response, ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
+        })
+        .ok_or(staff::AuthError::Missing)?;
+    if bearer.starts_with("tdk_") {
+        let user = staff::authenticate(s.store.as_ref(), &bearer).await?;
+        staff::require(&user, &[Role::Security])?;
+        let v = reports::staff_view(s.store.as_ref(), &id).await?;
+        let detail = StaffReportDetail {
+            report: staff_report(&v.report),
+            attachments: v.attachments.iter().map(AttachmentView::from).collect(),
+            events: v
+                .events
+                .into_iter()
+                .map(|e| StaffEventView {
+                    seq: e.seq,
+                    at: rfc3339(e.at),
+                    kind: e.kind,
+                    public_en: e.public_en,
+                    public_zh: e.public_zh,
+                    internal_note: e.internal_note,
+                    actor_id: e.actor_id,
+                })
+                .collect(),
+            related: v.related,
+        };
+        return Ok(Json(detail).into_response());
+    }
+    let v = reports::status_for_victim(&s.reports, s.store.as_ref(), &id, &bearer, locale).await?;
+    let mut resp = Json(victim_status(&v)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    /// RFC 3339; reports created at or after.
+    pub from: Option<String>,
+    /// RFC 3339; reports created before.
+    pub to: Option<String>,
+    pub channel_kind: Option<String>,
+    pub channel_value: Option<String>,
+    /// Page size, 1–100 (default 50).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReportPage {
+    pub reports: Vec<StaffReport>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// List reports, newest first, with filters (role `security`).
+#[utoipa::path(
+    get, path = "/v1/reports", tag = "reports",
+    params(ListQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = ReportPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(s): State<AppState>,
+    user: StaffUser,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<Json<ReportPage>, ApiError> {
+    user.require(&[Role::Security])?;
+    let bad = |what: &str| ApiError::bad_request("invalid_query", format!("invalid {what}"));
+    let time = |t: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
+        t.as_deref()
+            .map(|t| tokens::claims::parse_time(t).ok_or_else(|| bad(what)))
+            .transpose()
+    };
+    if let Some(st) = &q.status {
+        reports::Status::parse(st).ok_or_else(|| bad("status"))?;
+    }
+    if let Some(c) = &q.category {
+        reports::Category::parse(c).ok_or_else(|| bad("category"))?;
+    }
+    if let Some(p) = &q.priority {
+        reports::Priority::parse(p).ok_or_else(|| bad("priority"))?;
+    }
+    let channel_value = match (&q.channel_kind, &q.channel_value) {
+        (Some(k), Some(v)) => {
+            let kind = crate::channels::ChannelKind::parse(k).ok_or_else(|| bad("channel_kind"))?;
+            Some(
+                crate::channels::ChannelHandle::parse(kind, v)?
+                    .as_str()
+                    .to_owned(),
+            )
+        }
+        (None, None) | (Some(_), None) => None,
+        (None, Some(_)) => return Err(bad("channel_value without channel_kind")),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(bad("limit (1–100)"));
+    }
+    let before = match &q.cursor {
+        None => None,
+        Some(c) => {
+            let (at, id) = c.split_once('_').ok_or_else(|| bad("cursor"))?;
+            Some((at.parse::<i64>().map_err(|_| bad("cursor"))?, id.to_owned()))
+        }
+    };
+    let filter = ReportFilter {
+        status: q.status.clone(),
+        category: q.category.clone(),
+        priority: q.priority.clone(),
+        created_from: time(&q.from, "from")?,
+        created_to: time(&q.to, "to")?,
+        channel_kind: q.channel_kind.clone(),
+        channel_value,
+        before,
+        limit: limit + 1,
+    };
+    let mut rows = reports::list(s.store.as_ref(), &filter).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
+    } else {
+        None
+    };
+    Ok(Json(ReportPage {
+        reports: rows.iter().map(staff_report).collect(),
+        next_cursor,
+    }))
+}
+
+/// Download one attachment (role `security`). Served as an attachment that no browser renders
+/// inline, after its SHA-256 is re-checked.
+#[utoipa::path(
+    get, path = "/v1/reports/{id}/attachments/{index}", tag = "reports",
+    params(("id" = String, Path), ("index" = i64, Path)),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn download(
+    State(s): State<AppState>,
+    user: StaffUser,
+    AppPath((id, index)): AppPath<(String, i64)>,
+) -> Result<Response, ApiError> {
+    user.require(&[Role::Security])?;
+    let (rec, file) = reports::open_attachment(s.store.as_ref(), &s.blobs, &id, index).await?;
+    let kind = reports::sniff::EvidenceType::parse(&rec.content_type);
+    let mime = kind.map(|k| k.mime()).unwrap_or("application/octet-stream");
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(rec.size_bytes.max(0) as u64),
+    );
+    // The filename is sanitised at intake; the ASCII fallback avoids header injection entirely.
+    let ascii: String = rec
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\""))
+            .unwrap_or(HeaderValue::from_static("attachment")),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        "x-content-sha256",
+        HeaderValue::from_str(&rec.sha256).unwrap_or(HeaderValue::from_static("")),
+    );
+    Ok(resp)
+}

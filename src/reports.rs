@@ -1,0 +1,467 @@
+//! Fraud reports: durable intake with evidence, receipts, status tracking for victims, and the
+//! staff's read access.
+//!
+//! A `201` means: every attachment is fsync'd under its SHA-256 name, and the report, its
+//! attachment rows, its first timeline entry and its idempotency record have committed in one
+//! transaction. A crash before that commit leaves at most unreferenced files, which
+//! [`sweep_orphans`] removes once they are older than the cleanup interval.
+
+pub mod attachment;
+pub mod chain;
+pub mod model;
+pub mod receipt;
+pub mod sniff;
+pub mod triage;
+
+use zeroize::Zeroizing;
+
+pub use attachment::{AttachmentLimits, AttachmentWriter, StagedAttachment, UploadBudget};
+pub use model::{Category, NewReport, Priority, ReportInput, Status};
+pub use triage::{ChannelFinding, Evidence, TokenFinding, Triage};
+
+use crate::storage::blobs::{BlobDigest, BlobStore};
+use crate::storage::{
+    AttachmentRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord, ReportFilter,
+    ReportRecord, StorageError, Store,
+};
+use crate::types::{now, rfc3339, Locale, UnixTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// 400
+    #[error("{detail}")]
+    Invalid { code: &'static str, detail: String },
+    /// 413
+    #[error("a report may carry at most {max} attachments")]
+    TooManyAttachments { max: usize },
+    /// 413
+    #[error("each attachment is limited to {max} bytes")]
+    AttachmentTooLarge { max: u64 },
+    /// 413
+    #[error("attachments of one report are limited to {max} bytes in total")]
+    ReportTooLarge { max: u64 },
+    /// 415
+    #[error("unsupported attachment type: {0}. Accepted: PNG, JPEG, WebP, GIF, PDF, ZIP chat exports, plain text, JSON")]
+    UnsupportedType(String),
+    /// 409: the Idempotency-Key was used for a different request.
+    #[error("this Idempotency-Key was already used for a different report")]
+    IdempotencyConflict,
+    /// 404: no such report, or the receipt does not match (indistinguishable on purpose).
+    #[error("no such report")]
+    NotFound,
+    /// 404
+    #[error("no such attachment")]
+    AttachmentNotFound,
+    /// 500: a stored attachment no longer matches its digest.
+    #[error("stored evidence failed its integrity check")]
+    Corrupt,
+    /// 500/507
+    #[error("file storage failed")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Settings from the service configuration.
+#[derive(Clone, Debug)]
+pub struct ReportSettings {
+    pub base_url: String,
+    /// First-response targets for P1, P2, P3, in seconds.
+    pub sla_secs: [u32; 3],
+}
+
+impl ReportSettings {
+    pub fn sla(&self, p: Priority) -> i64 {
+        i64::from(match p {
+            Priority::P1 => self.sla_secs[0],
+            Priority::P2 => self.sla_secs[1],
+            Priority::P3 => self.sla_secs[2],
+        })
+    }
+}
+
+/// An Idempotency-Key and the fingerprint of the request it came with.
+pub struct IdempotentRequest {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What the victim gets back.
+#[derive(Debug)]
+pub struct Submitted {
+    pub report_id: String,
+    pub receipt: Zeroizing<String>,
+    pub priority: Priority,
+    pub created_at: UnixTime,
+    pub first_response_by: UnixTime,
+    pub attachments: Vec<AttachmentRecord>,
+    /// True when this answer replays an earlier identical submission.
+    pub replayed: bool,
+}
+
+/// Fingerprint of a submission: the report JSON and every file's digest and name, in order.
+pub fn fingerprint(report_json: &[u8], files: &[StagedAttachment]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update((report_json.len() as u64).to_le_bytes());
+    h.update(report_json);
+    for f in files {
+        h.update(f.digest.as_str().as_bytes());
+        h.update((f.filename.len() as u64).to_le_bytes());
+        h.update(f.filename.as_bytes());
+    }
+    crate::staff::hex(&h.finalize())
+}
+
+/// Accepts a report. See the module docs for what "accepted" guarantees.
+pub async fn submit(
+    settings: &ReportSettings,
+    store: &dyn Store,
+    blobs: &BlobStore,
+    report: NewReport,
+    evidence: &Evidence,
+    files: Vec<StagedAttachment>,
+    idem: Option<IdempotentRequest>,
+) -> Result<Submitted, ReportError> {
+    if let Some(i) = &idem {
+        if let Some(prev) = store
+            .idempotency_by_key(&receipt::idempotency_digest(&i.key))
+            .await?
+        {
+            return replay(settings, store, &prev, i).await;
+        }
+    }
+    let t = triage::triage(report.category, evidence);
+    let related_to = match &report.scam_channel {
+        Some(c) => {
+            store
+                .open_report_for_channel(c.kind().as_str(), c.as_str(), &Status::CLOSED)
+                .await?
+        }
+        None => None,
+    };
+    // Files first: once they are durable, the transaction can point at them.
+    let mut rows = Vec::with_capacity(files.len());
+    for (idx, f) in files.into_iter().enumerate() {
+        let (digest, size, kind, filename) = (f.digest.clone(), f.size, f.kind, f.filename.clone());
+        blobs.commit(f.temp, &digest).await?;
+        rows.push((idx, digest, size, kind, filename));
+    }
+    let created_at = now();
+    let first_response_by = created_at + settings.sla(t.priority);
+    for attempt in 0.. {
+        let id = receipt::new_report_id();
+        let (receipt_secret, raw) = receipt::new_receipt();
+        let bundle = NewReportBundle {
+            report: ReportRecord {
+                id: id.clone(),
+                receipt_hash: receipt::receipt_digest(&receipt_secret),
+                status: Status::Received.as_str().into(),
+                category: report.category.as_str().into(),
+                priority: t.priority.as_str().into(),
+                triage: t.label.into(),
+                triage_reasons: serde_json::to_string(&t.reasons).unwrap_or_else(|_| "[]".into()),
+                description: report.description.clone(),
+                scam_channel_kind: report
+                    .scam_channel
+                    .as_ref()
+                    .map(|c| c.kind().as_str().into()),
+                scam_channel_value: report.scam_channel.as_ref().map(|c| c.as_str().into()),
+                presented_token: report.presented.clone(),
+                token_verdict: evidence.token.as_ref().map(|t| t.verdict.into()),
+                transactions: serde_json::to_string(&report.transactions)
+                    .unwrap_or_else(|_| "[]".into()),
+                amount_lost: report.amount_lost.clone(),
+                asset: report.asset.clone(),
+                occurred_at: report.occurred_at,
+                reporter_contact: report.reporter_contact.clone(),
+                locale: report.locale.as_str().into(),
+                related_to: related_to.clone(),
+                created_at,
+                updated_at: created_at,
+            },
+            attachments: rows
+                .iter()
+                .map(|(idx, d, size, kind, name)| AttachmentRecord {
+                    report_id: id.clone(),
+                    idx: *idx as i64,
+                    sha256: d.as_str().into(),
+                    size_bytes: *size as i64,
+                    content_type: kind.as_str().into(),
+                    filename: name.clone(),
+                })
+                .collect(),
+            first_event: received_event(&id, created_at, first_response_by, &t),
+            idempotency: idem.as_ref().map(|i| IdempotencyRecord {
+                key_hash: receipt::idempotency_digest(&i.key),
+                request_hash: i.fingerprint.clone(),
+                report_id: id.clone(),
+                receipt_masked: receipt::mask_receipt(&raw, &i.key),
+                created_at,
+            }),
+        };
+        match store.insert_report(&bundle).await {
+            Ok(()) => {
+                tracing::info!(report.id = %id, attachments = rows.len(), priority = t.priority.as_str(), triage = t.label, "Accepted fraud report {id}");
+                return Ok(Submitted {
+                    report_id: id,
+                    receipt: receipt_secret,
+                    priority: t.priority,
+                    created_at,
+                    first_response_by,
+                    attachments: bundle.attachments,
+                    replayed: false,
+                });
+            }
+            Err(StorageError::Conflict { constraint }) => {
+                // A concurrent request with the same Idempotency-Key won the race: answer as
+                // its replay. Otherwise the random id collided: try another.
+                if let Some(i) = &idem {
+                    if let Some(prev) = store
+                        .idempotency_by_key(&receipt::idempotency_digest(&i.key))
+                        .await?
+                    {
+                        return replay(settings, store, &prev, i).await;
+                    }
+                }
+                if attempt >= 3 {
+                    return Err(StorageError::Conflict { constraint }.into());
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+async fn replay(
+    settings: &ReportSettings,
+    store: &dyn Store,
+    prev: &IdempotencyRecord,
+    req: &IdempotentRequest,
+) -> Result<Submitted, ReportError> {
+    if prev.request_hash != req.fingerprint {
+        return Err(ReportError::IdempotencyConflict);
+    }
+    let r = store
+        .report_by_id(&prev.report_id)
+        .await?
+        .ok_or(ReportError::NotFound)?;
+    let receipt =
+        receipt::unmask_receipt(&prev.receipt_masked, &req.key).ok_or(ReportError::NotFound)?;
+    let priority = Priority::parse(&r.priority).unwrap_or(Priority::P3);
+    let attachments = store.report_attachments(&r.id).await?;
+    Ok(Submitted {
+        attachments,
+        report_id: r.id,
+        receipt,
+        priority,
+        created_at: r.created_at,
+        first_response_by: r.created_at + settings.sla(priority),
+        replayed: true,
+    })
+}
+
+fn received_event(id: &str, at: UnixTime, by: UnixTime, t: &Triage) -> ReportEventRecord {
+    ReportEventRecord {
+        report_id: id.into(),
+        seq: 1,
+        at,
+        kind: "received".into(),
+        public_en: format!(
+            "We received your report {id}. A security analyst will review it; first response expected by {}.",
+            rfc3339(by)
+        ),
+        public_zh: format!("我们已收到您的举报 {id}。安全分析师将进行审核，预计在 {} 前首次回复。", rfc3339(by)),
+        internal_note: Some(format!(
+            "auto-triage: {} {}; {}",
+            t.priority.as_str(),
+            t.label,
+            t.reasons.join("; ")
+        )),
+        actor_id: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Victim view
+
+#[derive(Clone, Debug)]
+pub struct TimelineEntry {
+    pub at: UnixTime,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What a victim holding the receipt may see: nothing internal.
+#[derive(Clone, Debug)]
+pub struct VictimView {
+    pub id: String,
+    pub status: Status,
+    pub category: Category,
+    pub priority: Priority,
+    pub created_at: UnixTime,
+    pub first_response_by: UnixTime,
+    pub timeline: Vec<TimelineEntry>,
+    pub next_step: String,
+    pub locale: Locale,
+}
+
+/// The report for its receipt holder; a wrong receipt is indistinguishable from no report.
+pub async fn status_for_victim(
+    settings: &ReportSettings,
+    store: &dyn Store,
+    id: &str,
+    receipt: &str,
+    locale: Locale,
+) -> Result<VictimView, ReportError> {
+    let Some(id) = receipt::parse_report_id(id) else {
+        return Err(ReportError::NotFound);
+    };
+    let r = store.report_by_id(&id).await?;
+    // Compare even when the report is missing, so timing does not tell the two apart.
+    let stored = r
+        .as_ref()
+        .map(|r| r.receipt_hash.as_str())
+        .unwrap_or("0000");
+    if !receipt::receipt_matches(receipt, stored) {
+        return Err(ReportError::NotFound);
+    }
+    let r = r.ok_or(ReportError::NotFound)?;
+    let events = store.report_events(&r.id).await?;
+    let status = Status::parse(&r.status).unwrap_or(Status::Received);
+    let priority = Priority::parse(&r.priority).unwrap_or(Priority::P3);
+    let first_response_by = r.created_at + settings.sla(priority);
+    Ok(VictimView {
+        timeline: events
+            .into_iter()
+            .map(|e| TimelineEntry {
+                at: e.at,
+                kind: e.kind,
+                message: if locale == Locale::ZhCn {
+                    e.public_zh
+                } else {
+                    e.public_en
+                },
+            })
+            .collect(),
+        next_step: next_step(status, first_response_by, locale),
+        id: r.id,
+        status,
+        category: Category::parse(&r.category).unwrap_or(Category::Other),
+        priority,
+        created_at: r.created_at,
+        first_response_by,
+        locale,
+    })
+}
+
+fn next_step(status: Status, by: UnixTime, l: Locale) -> String {
+    let zh = l == Locale::ZhCn;
+    match status {
+        Status::Received | Status::Triaged => {
+            if zh {
+                format!("安全分析师将审核您的举报，预计在 {} 前首次回复。我们绝不会索要您的助记词、私钥或任何费用。", rfc3339(by))
+            } else {
+                format!("A security analyst will review your report; first response expected by {}. We will never ask for your seed phrase, private keys or any fee.", rfc3339(by))
+            }
+        }
+        Status::Investigating | Status::ConfirmedFraud => {
+            if zh {
+                "我们正在调查并处理此事，有进展时会在此更新。".into()
+            } else {
+                "We are investigating and acting on this; updates will appear here.".into()
+            }
+        }
+        _ => {
+            if zh {
+                "此举报已处理完毕。感谢您帮助保护其他用户。".into()
+            } else {
+                "This report is closed. Thank you for helping protect other users.".into()
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff view
+
+/// Everything staff may see about a report.
+#[derive(Clone, Debug)]
+pub struct StaffView {
+    pub report: ReportRecord,
+    pub attachments: Vec<AttachmentRecord>,
+    pub events: Vec<ReportEventRecord>,
+    /// Other reports naming the same scammer channel.
+    pub related: Vec<String>,
+}
+
+pub async fn staff_view(store: &dyn Store, id: &str) -> Result<StaffView, ReportError> {
+    let id = receipt::parse_report_id(id).ok_or(ReportError::NotFound)?;
+    let report = store
+        .report_by_id(&id)
+        .await?
+        .ok_or(ReportError::NotFound)?;
+    let attachments = store.report_attachments(&id).await?;
+    let events = store.report_events(&id).await?;
+    let related = match (&report.scam_channel_kind, &report.scam_channel_value) {
+        (Some(k), Some(v)) => store
+            .reports_for_channel(k, v, 50)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|r| *r != id)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(StaffView {
+        report,
+        attachments,
+        events,
+        related,
+    })
+}
+
+pub async fn list(
+    store: &dyn Store,
+    filter: &ReportFilter,
+) -> Result<Vec<ReportRecord>, ReportError> {
+    Ok(store.list_reports(filter).await?)
+}
+
+/// Opens an attachment for download after re-checking its SHA-256.
+pub async fn open_attachment(
+    store: &dyn Store,
+    blobs: &BlobStore,
+    id: &str,
+    idx: i64,
+) -> Result<(AttachmentRecord, tokio::fs::File), ReportError> {
+    let id = receipt::parse_report_id(id).ok_or(ReportError::NotFound)?;
+    let rec = store
+        .report_attachments(&id)
+        .await?
+        .into_iter()
+        .find(|a| a.idx == idx)
+        .ok_or(ReportError::AttachmentNotFound)?;
+    let digest = BlobDigest::parse(&rec.sha256).ok_or(ReportError::Corrupt)?;
+    if !blobs.verify(&digest).await? {
+        tracing::error!(report.id = %id, attachment = idx, "Stored evidence does not match its SHA-256");
+        return Err(ReportError::Corrupt);
+    }
+    let file = blobs.open_blob(&digest).await?;
+    Ok((rec, file))
+}
+
+/// Removes files that interrupted uploads left behind, once older than `age`.
+pub async fn sweep_orphans(
+    store: &dyn Store,
+    blobs: &BlobStore,
+    age: std::time::Duration,
+) -> Result<usize, ReportError> {
+    Ok(blobs
+        .sweep(age, |d| async move {
+            // On a database error, keep the file: deleting evidence is the worse mistake.
+            store.blob_referenced(d.as_str()).await.unwrap_or(true)
+        })
+        .await?)
+}

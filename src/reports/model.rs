@@ -1,0 +1,406 @@
+//! The report itself: what a victim submits, parsed into bounded, validated values, and the
+//! vocabularies (category, priority, status) the rest of the workflow speaks.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::chain::{parse_tx, Chain, TxRef};
+use super::ReportError;
+use crate::channels::{ChannelHandle, ChannelKind};
+use crate::types::{Locale, UnixTime};
+
+pub const MAX_DESCRIPTION_CHARS: usize = 5000;
+pub const MAX_PRESENTED_BYTES: usize = 16 * 1024;
+pub const MAX_CONTACT_CHARS: usize = 200;
+pub const MAX_TRANSACTIONS: usize = 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Impersonation,
+    PhishingLink,
+    FakeApp,
+    InvestmentScam,
+    AccountTakeover,
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 6] = [
+        Category::Impersonation,
+        Category::PhishingLink,
+        Category::FakeApp,
+        Category::InvestmentScam,
+        Category::AccountTakeover,
+        Category::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Impersonation => "impersonation",
+            Category::PhishingLink => "phishing_link",
+            Category::FakeApp => "fake_app",
+            Category::InvestmentScam => "investment_scam",
+            Category::AccountTakeover => "account_takeover",
+            Category::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// P1: funds at immediate risk or an official account compromised; P2: confirmed or likely
+/// impersonation; P3: everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub enum Priority {
+    P1,
+    P2,
+    P3,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::P1 => "P1",
+            Priority::P2 => "P2",
+            Priority::P3 => "P3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s {
+            "P1" => Some(Priority::P1),
+            "P2" => Some(Priority::P2),
+            "P3" => Some(Priority::P3),
+            _ => None,
+        }
+    }
+}
+
+/// Where a report is in its life. Intake creates `received`; staff moves come with the review
+/// workflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Received,
+    Triaged,
+    Investigating,
+    ConfirmedFraud,
+    Dismissed,
+    Duplicate,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Received,
+        Status::Triaged,
+        Status::Investigating,
+        Status::ConfirmedFraud,
+        Status::Dismissed,
+        Status::Duplicate,
+        Status::Resolved,
+    ];
+    /// Statuses after which a report no longer collects related reports.
+    pub const CLOSED: [&'static str; 3] = ["dismissed", "duplicate", "resolved"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Received => "received",
+            Status::Triaged => "triaged",
+            Status::Investigating => "investigating",
+            Status::ConfirmedFraud => "confirmed_fraud",
+            Status::Dismissed => "dismissed",
+            Status::Duplicate => "duplicate",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The channel the scammer used, as the victim typed it.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScamChannelInput {
+    #[schema(value_type = String, example = "telegram")]
+    pub kind: ChannelKind,
+    #[schema(example = "@binance_support_247", max_length = 512)]
+    pub handle: String,
+}
+
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TxInput {
+    #[schema(value_type = String, example = "eth")]
+    pub chain: Chain,
+    pub tx_hash: String,
+}
+
+/// The JSON part `report` of `POST /v1/reports`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportInput {
+    #[schema(value_type = String, example = "impersonation")]
+    pub category: Category,
+    /// What happened, in the victim's words.
+    #[schema(max_length = 5000)]
+    pub description: String,
+    #[serde(default)]
+    pub scam_channel: Option<ScamChannelInput>,
+    /// Any identity link, token or message the scammer showed; it is verified at intake.
+    #[serde(default)]
+    #[schema(max_length = 16384)]
+    pub presented: Option<String>,
+    #[serde(default)]
+    pub transactions: Vec<TxInput>,
+    /// Decimal amount, e.g. "1250.50".
+    #[serde(default)]
+    pub amount_lost: Option<String>,
+    /// Asset symbol, e.g. "USDT".
+    #[serde(default)]
+    pub asset: Option<String>,
+    /// RFC 3339 time it happened.
+    #[serde(default)]
+    pub occurred_at: Option<String>,
+    /// How to reach the reporter (optional; stored as given).
+    #[serde(default)]
+    #[schema(max_length = 200)]
+    pub reporter_contact: Option<String>,
+    /// `en` or `zh-CN`.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// A report that passed every check.
+#[derive(Clone, Debug)]
+pub struct NewReport {
+    pub category: Category,
+    pub description: String,
+    pub scam_channel: Option<ChannelHandle>,
+    pub presented: Option<String>,
+    pub transactions: Vec<TxRef>,
+    pub amount_lost: Option<String>,
+    pub asset: Option<String>,
+    pub occurred_at: Option<UnixTime>,
+    pub reporter_contact: Option<String>,
+    pub locale: Locale,
+}
+
+fn invalid(code: &'static str, detail: impl Into<String>) -> ReportError {
+    ReportError::Invalid {
+        code,
+        detail: detail.into(),
+    }
+}
+
+fn clean_text(
+    s: &str,
+    max_chars: usize,
+    field: &'static str,
+    code: &'static str,
+) -> Result<String, ReportError> {
+    let s = s.trim();
+    if s.chars().count() > max_chars {
+        return Err(invalid(
+            code,
+            format!("{field} is limited to {max_chars} characters"),
+        ));
+    }
+    // Newlines and tabs are fine in prose; other control characters are not.
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(invalid(
+            code,
+            format!("{field} contains control characters"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+impl NewReport {
+    pub fn parse(
+        input: ReportInput,
+        now: UnixTime,
+        fallback_locale: Locale,
+    ) -> Result<NewReport, ReportError> {
+        let description = clean_text(
+            &input.description,
+            MAX_DESCRIPTION_CHARS,
+            "description",
+            "invalid_description",
+        )?;
+        if description.is_empty() {
+            return Err(invalid("invalid_description", "description is required"));
+        }
+        let scam_channel = match input.scam_channel {
+            Some(c) => Some(
+                ChannelHandle::parse(c.kind, &c.handle)
+                    .map_err(|e| invalid("invalid_channel", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let presented = match input.presented.as_deref().map(str::trim) {
+            Some(p) if p.len() > MAX_PRESENTED_BYTES => {
+                return Err(invalid(
+                    "invalid_presented",
+                    "presented is limited to 16 KiB",
+                ))
+            }
+            Some("") | None => None,
+            Some(p) => Some(p.to_owned()),
+        };
+        if input.transactions.len() > MAX_TRANSACTIONS {
+            return Err(invalid(
+                "invalid_transaction",
+                format!("at most {MAX_TRANSACTIONS} transactions"),
+            ));
+        }
+        let transactions = input
+            .transactions
+            .iter()
+            .map(|t| {
+                parse_tx(t.chain, &t.tx_hash)
+                    .map_err(|e| invalid("invalid_transaction", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let amount_lost = match input.amount_lost.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) if is_decimal(a) => Some(a.to_owned()),
+            Some(_) => {
+                return Err(invalid(
+                    "invalid_amount",
+                    "amount_lost must be a decimal number like 1250.50",
+                ))
+            }
+        };
+        let asset = match input.asset.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a)
+                if (1..=16).contains(&a.len())
+                    && a.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') =>
+            {
+                Some(a.to_ascii_uppercase())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "invalid_asset",
+                    "asset must be a symbol like USDT (1–16 letters/digits)",
+                ))
+            }
+        };
+        let occurred_at = match input.occurred_at.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(t) => {
+                let ts = crate::tokens::claims::parse_time(t).ok_or_else(|| {
+                    invalid(
+                        "invalid_occurred_at",
+                        "occurred_at must be RFC 3339, e.g. 2026-11-20T14:30:00+08:00",
+                    )
+                })?;
+                // Bitcoin's genesis to one day ahead (time zones): anything else is a typo.
+                if !(1_231_006_505..=now + 86_400).contains(&ts) {
+                    return Err(invalid(
+                        "invalid_occurred_at",
+                        "occurred_at is not a plausible time",
+                    ));
+                }
+                Some(ts)
+            }
+        };
+        let reporter_contact = match input.reporter_contact.as_deref() {
+            None => None,
+            Some(c) => Some(clean_text(
+                c,
+                MAX_CONTACT_CHARS,
+                "reporter_contact",
+                "invalid_contact",
+            )?)
+            .filter(|c| !c.is_empty()),
+        };
+        let locale = match input.lang.as_deref() {
+            None => fallback_locale,
+            Some(l) => Locale::parse_tag(l)
+                .ok_or_else(|| invalid("invalid_lang", "lang must be en or zh-CN"))?,
+        };
+        Ok(NewReport {
+            category: input.category,
+            description,
+            scam_channel,
+            presented,
+            transactions,
+            amount_lost,
+            asset,
+            occurred_at,
+            reporter_contact,
+            locale,
+        })
+    }
+}
+
+fn is_decimal(s: &str) -> bool {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    !int.is_empty()
+        && int.len() <= 20
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 18
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(s.contains('.') && frac.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> ReportInput {
+        serde_json::from_value(serde_json::json!({
+            "category": "impersonation",
+            "description": "A fake agent asked for my seed phrase",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn amounts_are_plain_decimals() {
+        for ok in ["0", "1250", "1250.50", "0.000000000000000001"] {
+            assert!(is_decimal(ok), "{ok}");
+        }
+        for bad in ["", ".5", "5.", "-1", "1e6", "1,000", "1.2.3", "0x10"] {
+            assert!(!is_decimal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parse_bounds_and_normalises_fields() {
+        let now = 1_800_000_000;
+        let r = NewReport::parse(input(), now, Locale::ZhCn).unwrap();
+        assert_eq!(r.locale, Locale::ZhCn);
+        let mut i = input();
+        i.description = "x".repeat(MAX_DESCRIPTION_CHARS + 1);
+        assert!(NewReport::parse(i, now, Locale::En).is_err());
+        let mut i = input();
+        i.description = "   ".into();
+        assert!(NewReport::parse(i, now, Locale::En).is_err());
+        let mut i = input();
+        i.occurred_at = Some("2099-01-01T00:00:00Z".into());
+        assert!(NewReport::parse(i, now, Locale::En).is_err(), "future");
+        let mut i = input();
+        i.asset = Some("usdt".into());
+        assert_eq!(
+            NewReport::parse(i, now, Locale::En)
+                .unwrap()
+                .asset
+                .as_deref(),
+            Some("USDT")
+        );
+        let mut i = input();
+        i.description = "nul\u{0}byte".into();
+        assert!(NewReport::parse(i, now, Locale::En).is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! Evidence files on local disk, content-addressed by SHA-256: `root/ab/cd/<sha256>`.
+//!
+//! Uploads are written to `root/tmp/` first and only renamed into place once complete and
+//! fsync'd, so a file under its digest name is always whole. Identical bytes are stored once.
+//! Paths come from the digest only, never from anything a client sent.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+/// A SHA-256 digest in lower-case hex: the only thing that names a blob.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlobDigest(String);
+
+impl BlobDigest {
+    /// Accepts exactly 64 lower-case hex characters.
+    pub fn parse(s: &str) -> Option<BlobDigest> {
+        (s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| BlobDigest(s.to_owned()))
+    }
+
+    pub fn from_hasher(h: Sha256) -> BlobDigest {
+        BlobDigest(crate::staff::hex(&h.finalize()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    pub fn open(root: &Path) -> std::io::Result<BlobStore> {
+        std::fs::create_dir_all(root.join("tmp"))?;
+        Ok(BlobStore {
+            root: root.to_owned(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A new temporary file for an upload in progress; deleted when dropped unless committed.
+    pub fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix("upload-")
+            .tempfile_in(self.root.join("tmp"))
+    }
+
+    pub fn path_of(&self, d: &BlobDigest) -> PathBuf {
+        let s = d.as_str();
+        self.root.join(&s[0..2]).join(&s[2..4]).join(s)
+    }
+
+    /// Moves a complete, fsync'd temporary file under its digest name (or drops it if those
+    /// bytes are already stored) and makes the rename durable.
+    pub async fn commit(
+        &self,
+        temp: tempfile::NamedTempFile,
+        d: &BlobDigest,
+    ) -> std::io::Result<()> {
+        let dest = self.path_of(d);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let dir = dest.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            if dest.exists() {
+                // Same digest, same bytes: keep the stored copy, drop the temp file.
+                return Ok(());
+            }
+            temp.persist_noclobber(&dest).map_err(|e| e.error)?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+
+    pub async fn open_blob(&self, d: &BlobDigest) -> std::io::Result<tokio::fs::File> {
+        tokio::fs::File::open(self.path_of(d)).await
+    }
+
+    /// Re-hashes a stored blob: served evidence must still be what was uploaded.
+    pub async fn verify(&self, d: &BlobDigest) -> std::io::Result<bool> {
+        let mut f = self.open_blob(d).await?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(BlobDigest::from_hasher(h) == *d)
+    }
+
+    /// Files older than `age` that interrupted uploads left behind: temporary files, and blobs
+    /// for which `referenced` says no row exists. Returns how many were removed.
+    pub async fn sweep<F, Fut>(&self, age: Duration, referenced: F) -> std::io::Result<usize>
+    where
+        F: Fn(BlobDigest) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let cutoff = SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let old = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < cutoff)
+        };
+        let mut removed = 0;
+        for entry in std::fs::read_dir(self.root.join("tmp"))?.flatten() {
+            if old(&entry.path()) && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        let mut candidates = Vec::new();
+        for l1 in std::fs::read_dir(&self.root)?.flatten() {
+            if l1.file_name() == "tmp" || !l1.path().is_dir() {
+                continue;
+            }
+            for l2 in std::fs::read_dir(l1.path())?.flatten() {
+                for f in std::fs::read_dir(l2.path())?.flatten() {
+                    let name = f.file_name();
+                    if let Some(d) = name.to_str().and_then(BlobDigest::parse) {
+                        if old(&f.path()) {
+                            candidates.push(d);
+                        }
+                    }
+                }
+            }
+        }
+        for d in candidates {
+            if !referenced(d.clone()).await && std::fs::remove_file(self.path_of(&d)).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn digests_must_be_64_lower_hex_so_paths_cannot_escape() {
+        assert!(BlobDigest::parse(&"a".repeat(64)).is_some());
+        for bad in [
+            "../etc/passwd",
+            &"A".repeat(64),
+            &"a".repeat(63),
+            &format!("{}/", "a".repeat(63)),
+        ] {
+            assert!(BlobDigest::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn commit_stores_same_bytes_once_and_sweep_removes_only_unreferenced_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let mut put = |bytes: &[u8]| {
+            let mut t = store.temp_file().unwrap();
+            t.write_all(bytes).unwrap();
+            let d = BlobDigest::from_hasher(Sha256::new_with_prefix(bytes));
+            (t, d)
+        };
+        let (t1, d1) = put(b"evidence");
+        let (t2, d2) = put(b"evidence");
+        let (t3, d3) = put(b"orphan");
+        assert_eq!(d1, d2);
+        store.commit(t1, &d1).await.unwrap();
+        store.commit(t2, &d2).await.unwrap();
+        store.commit(t3, &d3).await.unwrap();
+        assert!(store.verify(&d1).await.unwrap());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        // Nothing is old yet.
+        let keep = d1.clone();
+        let n = store
+            .sweep(Duration::from_secs(3600), |d| {
+                let k = keep.clone();
+                async move { d == k }
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        let n = store
+            .sweep(Duration::ZERO, |d| {
+                let k = keep.clone();
+                async move { d == k }
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(store.path_of(&d1).exists());
+        assert!(!store.path_of(&d3).exists());
+    }
+}
