@@ -25,6 +25,11 @@ impl App {
         if config.token_ttl_secs < 60 || config.token_ttl_secs > config.max_token_ttl_secs {
             anyhow::bail!("token TTL must be at least 60 s and at most the maximum TTL");
         }
+        // The sweeper removes temporary files older than the cleanup interval: it must never
+        // catch an upload that may still be running.
+        if config.cleanup_interval_secs < config.upload_timeout_secs {
+            anyhow::bail!("the cleanup interval must be at least the upload timeout");
+        }
         let store = storage::open(&config.database_url.0)
             .await
             .with_context(|| format!("opening database {:?}", config.database_url))?;

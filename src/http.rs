@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
             "/verify",
             get(pages::verify_form).post(pages::verify_submit),
         )
+        .route(
+            "/r/{id}",
+            get(pages::report_status_form).post(pages::report_status_submit),
+        )
         .route("/assets/style.css", get(pages::stylesheet));
 
     let ops = Router::new()

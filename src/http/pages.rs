@@ -191,3 +191,125 @@ pub async fn stylesheet() -> impl IntoResponse {
         include_str!("../../web/style.css"),
     )
 }
+
+/// Labels of the status page.
+pub struct StatusTexts {
+    pub lang_label: &'static str,
+    pub priority: &'static str,
+    pub created: &'static str,
+    pub expected: &'static str,
+    pub next: &'static str,
+    pub timeline: &'static str,
+    pub not_found: &'static str,
+    pub receipt_label: &'static str,
+    pub submit: &'static str,
+    pub receipt_hint: &'static str,
+}
+
+fn status_texts(l: Locale) -> StatusTexts {
+    match l {
+        Locale::En => StatusTexts {
+            lang_label: "Language",
+            priority: "Priority",
+            created: "Received",
+            expected: "First response expected by",
+            next: "What happens next:",
+            timeline: "Timeline",
+            not_found: "No report matches this id and receipt. Check both and try again.",
+            receipt_label: "Receipt (tdr_…)",
+            submit: "Show my report",
+            receipt_hint: "The receipt was shown once when you filed the report. We never send it by e-mail or chat, and we never ask for fees or your seed phrase.",
+        },
+        Locale::ZhCn => StatusTexts {
+            lang_label: "语言",
+            priority: "优先级",
+            created: "收到时间",
+            expected: "预计首次回复时间",
+            next: "下一步：",
+            timeline: "处理记录",
+            not_found: "没有与该编号和回执匹配的举报。请检查后重试。",
+            receipt_label: "回执（tdr_…）",
+            submit: "查看我的举报",
+            receipt_hint: "回执仅在您提交举报时显示一次。我们绝不会通过邮件或聊天发送回执，也绝不会索要费用或助记词。",
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+pub struct StatusPage {
+    pub lang: &'static str,
+    pub title: String,
+    pub id: String,
+    pub t: StatusTexts,
+    pub report: Option<super::api::reports::VictimStatus>,
+    pub not_found: bool,
+}
+
+fn status_page(
+    locale: Locale,
+    id: String,
+    report: Option<super::api::reports::VictimStatus>,
+    not_found: bool,
+) -> Response {
+    let title = match locale {
+        Locale::En => format!("Report {id}"),
+        Locale::ZhCn => format!("举报 {id}"),
+    };
+    HtmlPage(StatusPage {
+        lang: locale.as_str(),
+        title,
+        id,
+        t: status_texts(locale),
+        report,
+        not_found,
+    })
+    .into_response()
+}
+
+/// `GET /r/{id}`: asks for the receipt (never in the URL, so it stays out of logs and history).
+pub async fn report_status_form(
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(id): AppPath<String>,
+) -> Response {
+    let id = crate::reports::receipt::parse_report_id(&id).unwrap_or_default();
+    status_page(locale, id, None, false)
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReceiptForm {
+    receipt: String,
+}
+
+/// `POST /r/{id}`: the report's status and timeline for its receipt holder.
+pub async fn report_status_submit(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(id): AppPath<String>,
+    form: Result<axum::Form<ReceiptForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let canonical = crate::reports::receipt::parse_report_id(&id).unwrap_or_default();
+    let Ok(axum::Form(form)) = form else {
+        return Ok(status_page(locale, canonical, None, true));
+    };
+    match crate::reports::status_for_victim(
+        &s.reports,
+        s.store.as_ref(),
+        &id,
+        &form.receipt,
+        locale,
+    )
+    .await
+    {
+        Ok(v) => Ok(status_page(
+            locale,
+            canonical,
+            Some(super::api::reports::victim_status(&v)),
+            false,
+        )),
+        Err(crate::reports::ReportError::NotFound) => {
+            Ok(status_page(locale, canonical, None, true))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

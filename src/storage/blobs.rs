@@ -71,11 +71,21 @@ impl BlobStore {
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = dest.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir)?;
+            // The sweeper judges age by mtime: mark the blob fresh so it cannot be taken for an
+            // orphan in the moment between this rename and the transaction that references it.
+            let touch = |p: &Path| -> std::io::Result<()> {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)?
+                    .set_modified(SystemTime::now())
+            };
             if dest.exists() {
                 // Same digest, same bytes: keep the stored copy, drop the temp file.
+                touch(&dest)?;
                 return Ok(());
             }
             temp.persist_noclobber(&dest).map_err(|e| e.error)?;
+            touch(&dest)?;
             std::fs::File::open(dir)?.sync_all()?;
             Ok(())
         })

@@ -717,3 +717,50 @@ async fn transaction_references_are_format_checked_per_chain() {
         assert_eq!(resp.status(), 400, "{why}");
     }
 }
+
+#[tokio::test]
+async fn status_page_asks_for_the_receipt_in_a_form_and_shows_the_timeline() {
+    let app = spawn_app().await;
+    let mut r = report("impersonation");
+    r["lang"] = json!("zh-CN");
+    let b = json(app.submit_report(&r, &[], None).await).await;
+    assert!(
+        b["message"].as_str().unwrap().contains("回执"),
+        "zh-CN save-this prompt"
+    );
+    let id = b["id"].as_str().unwrap();
+
+    let page = app.get(&format!("/r/{id}")).await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"type="password""#) && html.contains(r#"method="post""#));
+
+    let shown = app
+        .client
+        .post(app.url(&format!("/r/{id}?lang=zh-CN")))
+        .form(&[("receipt", b["receipt"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shown.contains("已收到"), "status label in Chinese");
+    assert!(
+        shown.contains("我们已收到您的举报"),
+        "timeline entry in Chinese"
+    );
+
+    let wrong = app
+        .client
+        .post(app.url(&format!("/r/{id}")))
+        .form(&[("receipt", "tdr_nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 200);
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("No report matches"));
+    assert!(!html.contains("Timeline"));
+}
