@@ -5,8 +5,10 @@ mod helpers;
 
 mod auth;
 mod channels;
+mod crash;
 mod keys;
 mod malformed;
+mod memory;
 mod ops;
 mod process;
 mod reports;
