@@ -180,7 +180,7 @@ mod tests {
     async fn commit_stores_same_bytes_once_and_sweep_removes_only_unreferenced_old_files() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).unwrap();
-        let mut put = |bytes: &[u8]| {
+        let put = |bytes: &[u8]| {
             let mut t = store.temp_file().unwrap();
             t.write_all(bytes).unwrap();
             let d = BlobDigest::from_hasher(Sha256::new_with_prefix(bytes));

@@ -245,7 +245,8 @@ async fn count_size_and_total_limits_cut_uploads_off_with_413_and_leave_nothing(
     })
     .await;
     let sec = security(&app).await;
-    let cases: Vec<(Vec<(&str, Vec<u8>)>, &str, &str)> = vec![
+    type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+    let cases: Vec<(Files, &str, &str)> = vec![
         (
             vec![
                 ("a.png", png(10)),
