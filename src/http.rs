@@ -81,6 +81,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{kid}/retire", post(api::keys::retire));
 
     let pages = Router::new()
+        // Until the home page exists, `/` leads to the verification form.
+        .route("/", get(|| async { axum::response::Redirect::to("/verify") }))
         .route("/v/{token}", get(pages::verify_link))
         .route(
             "/verify",

@@ -14,8 +14,8 @@ pub fn verdict(kind: &str, l: Locale) -> VerdictText {
     let (title, message) = match (kind, l) {
         ("genuine", Locale::En) => ("Genuine official session", "This session was issued by an official agent and is valid right now."),
         ("genuine", Locale::ZhCn) => ("真实的官方会话", "此会话由官方客服签发，目前有效。"),
-        ("forged", Locale::En) => ("FORGED — this is not official support", "The signature is invalid or was not made by our keys. Whoever sent this is impersonating support. Stop talking to them and never share codes, seed phrases or money."),
-        ("forged", Locale::ZhCn) => ("伪造 — 这不是官方客服", "签名无效或并非由我们的密钥签发。发送者正在冒充客服。请立即停止联系，切勿提供验证码、助记词或转账。"),
+        ("forged", Locale::En) => ("FORGED — this is not official support", "This was not issued by us: the signature or key is not ours, or no such session exists. Whoever sent this is impersonating support. Stop talking to them and never share codes, seed phrases or money."),
+        ("forged", Locale::ZhCn) => ("伪造 — 这不是官方客服", "这不是我们签发的：签名或密钥不属于我们，或该会话不存在。发送者正在冒充客服。请立即停止联系，切勿提供验证码、助记词或转账。"),
         ("expired", Locale::En) => ("EXPIRED — do not trust this contact", "This session has expired. A real agent can start a new session; anyone still using this one may not be who they claim."),
         ("expired", Locale::ZhCn) => ("已过期 — 请勿信任此联系人", "此会话已过期。真正的客服可以重新发起会话；仍在使用此会话的人可能并非其声称的身份。"),
         ("not_yet_valid", Locale::En) => ("NOT YET VALID — do not trust this contact", "This session is not valid yet. Check your device clock, then ask the agent for a new session."),

@@ -101,3 +101,11 @@ async fn openapi_document_covers_every_endpoint_with_problem_responses() {
     let verify = &doc["paths"]["/v1/verify"]["post"]["responses"];
     assert!(verify["400"]["content"]["application/problem+json"].is_object());
 }
+
+#[tokio::test]
+async fn home_leads_to_the_verification_form() {
+    let app = spawn_app().await;
+    let r = app.get("/").await;
+    assert!(r.status().is_redirection());
+    assert_eq!(r.headers()["location"], "/verify");
+}

@@ -47,7 +47,8 @@ pub struct VerifyResponse {
     /// `genuine`, `forged`, `expired`, `not_yet_valid`, `revoked` or `malformed`.
     #[schema(example = "genuine")]
     pub verdict: &'static str,
-    /// Why, for `forged` (`unknown_key`, `bad_signature`, `unknown_code`) and `malformed`.
+    /// Why, for `forged` (`unknown_key`, `bad_signature`, `unknown_code`, `unknown_session`) and
+    /// `malformed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub locale: Locale,
