@@ -52,7 +52,6 @@ impl App {
             clock_skew_secs: config.clock_skew_secs,
         };
         let reports = crate::reports::ReportSettings {
-            base_url: config.issuer().to_owned(),
             sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
         };
         let attachment_limits = crate::reports::AttachmentLimits {

@@ -48,12 +48,10 @@ pub fn router(state: AppState) -> Router {
     let reports_api = Router::new()
         .route(
             "/v1/reports",
+            // The multipart reader enforces this limit as it streams, answering with a problem
+            // response; per-file and per-report limits apply inside it.
             post(api::reports::submit)
-                .layer::<_, std::convert::Infallible>(
-                    ServiceBuilder::new()
-                        .layer(tower_http::limit::RequestBodyLimitLayer::new(upload_limit))
-                        .layer(DefaultBodyLimit::max(upload_limit)),
-                )
+                .layer(DefaultBodyLimit::max(upload_limit))
                 .get(api::reports::list),
         )
         .route("/v1/reports/{id}", get(api::reports::status))
@@ -82,7 +80,10 @@ pub fn router(state: AppState) -> Router {
 
     let pages = Router::new()
         // Until the home page exists, `/` leads to the verification form.
-        .route("/", get(|| async { axum::response::Redirect::to("/verify") }))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/verify") }),
+        )
         .route("/v/{token}", get(pages::verify_link))
         .route(
             "/verify",

@@ -41,7 +41,7 @@ pub enum ReportError {
     #[error("attachments of one report are limited to {max} bytes in total")]
     ReportTooLarge { max: u64 },
     /// 415
-    #[error("unsupported attachment type: {0}. Accepted: PNG, JPEG, WebP, GIF, PDF, ZIP chat exports, plain text, JSON")]
+    #[error("{0}. Accepted: PNG, JPEG, WebP, GIF, PDF, ZIP chat exports, plain UTF-8 text, JSON")]
     UnsupportedType(String),
     /// 409: the Idempotency-Key was used for a different request.
     #[error("this Idempotency-Key was already used for a different report")]
@@ -65,7 +65,6 @@ pub enum ReportError {
 /// Settings from the service configuration.
 #[derive(Clone, Debug)]
 pub struct ReportSettings {
-    pub base_url: String,
     /// First-response targets for P1, P2, P3, in seconds.
     pub sla_secs: [u32; 3],
 }
@@ -128,7 +127,7 @@ pub async fn submit(
             .idempotency_by_key(&receipt::idempotency_digest(&i.key))
             .await?
         {
-            return replay(settings, store, &prev, i).await;
+            return replay(store, &prev, i).await;
         }
     }
     let t = triage::triage(report.category, evidence);
@@ -140,7 +139,9 @@ pub async fn submit(
         }
         None => None,
     };
-    // Files first: once they are durable, the transaction can point at them.
+    // Files first: once they are durable, the transaction can point at them. The guard keeps
+    // the orphan sweeper away until the transaction has committed.
+    let _guard = blobs.intake_guard().await;
     let mut rows = Vec::with_capacity(files.len());
     for (idx, f) in files.into_iter().enumerate() {
         let (digest, size, kind, filename) = (f.digest.clone(), f.size, f.kind, f.filename.clone());
@@ -179,6 +180,7 @@ pub async fn submit(
                 related_to: related_to.clone(),
                 created_at,
                 updated_at: created_at,
+                first_response_by,
             },
             attachments: rows
                 .iter()
@@ -221,7 +223,7 @@ pub async fn submit(
                         .idempotency_by_key(&receipt::idempotency_digest(&i.key))
                         .await?
                     {
-                        return replay(settings, store, &prev, i).await;
+                        return replay(store, &prev, i).await;
                     }
                 }
                 if attempt >= 3 {
@@ -235,7 +237,6 @@ pub async fn submit(
 }
 
 async fn replay(
-    settings: &ReportSettings,
     store: &dyn Store,
     prev: &IdempotencyRecord,
     req: &IdempotentRequest,
@@ -257,7 +258,7 @@ async fn replay(
         receipt,
         priority,
         created_at: r.created_at,
-        first_response_by: r.created_at + settings.sla(priority),
+        first_response_by: r.first_response_by,
         replayed: true,
     })
 }
@@ -273,12 +274,16 @@ fn received_event(id: &str, at: UnixTime, by: UnixTime, t: &Triage) -> ReportEve
             rfc3339(by)
         ),
         public_zh: format!("我们已收到您的举报 {id}。安全分析师将进行审核，预计在 {} 前首次回复。", rfc3339(by)),
-        internal_note: Some(format!(
-            "auto-triage: {} {}; {}",
-            t.priority.as_str(),
-            t.label,
-            t.reasons.join("; ")
-        )),
+        internal_note: Some(if t.reasons.is_empty() {
+            format!("auto-triage: {} {}", t.priority.as_str(), t.label)
+        } else {
+            format!(
+                "auto-triage: {} {}; {}",
+                t.priority.as_str(),
+                t.label,
+                t.reasons.join("; ")
+            )
+        }),
         actor_id: None,
     }
 }
@@ -309,7 +314,6 @@ pub struct VictimView {
 
 /// The report for its receipt holder; a wrong receipt is indistinguishable from no report.
 pub async fn status_for_victim(
-    settings: &ReportSettings,
     store: &dyn Store,
     id: &str,
     receipt: &str,
@@ -331,7 +335,8 @@ pub async fn status_for_victim(
     let events = store.report_events(&r.id).await?;
     let status = Status::parse(&r.status).unwrap_or(Status::Received);
     let priority = Priority::parse(&r.priority).unwrap_or(Priority::P3);
-    let first_response_by = r.created_at + settings.sla(priority);
+    // Fixed at intake: changing the SLA settings later does not rewrite promises already made.
+    let first_response_by = r.first_response_by;
     Ok(VictimView {
         timeline: events
             .into_iter()
@@ -437,6 +442,10 @@ pub async fn open_attachment(
     idx: i64,
 ) -> Result<(AttachmentRecord, tokio::fs::File), ReportError> {
     let id = receipt::parse_report_id(id).ok_or(ReportError::NotFound)?;
+    store
+        .report_by_id(&id)
+        .await?
+        .ok_or(ReportError::NotFound)?;
     let rec = store
         .report_attachments(&id)
         .await?

@@ -22,7 +22,9 @@ CREATE TABLE reports (
     locale              TEXT NOT NULL,
     related_to          TEXT REFERENCES reports (id),
     created_at          INTEGER NOT NULL,
-    updated_at          INTEGER NOT NULL
+    updated_at          INTEGER NOT NULL,
+    -- The first-response promise made at intake (from the priority's SLA then in force).
+    first_response_by   INTEGER NOT NULL
 );
 
 CREATE INDEX reports_created ON reports (created_at, id);
@@ -58,8 +60,9 @@ CREATE TABLE idempotency_keys (
     key_hash        TEXT PRIMARY KEY NOT NULL,
     request_hash    TEXT NOT NULL,
     report_id       TEXT NOT NULL REFERENCES reports (id),
-    -- The receipt secret XOR SHA-256("trustdesk:idem-receipt" || key): only a client holding the
-    -- key can recover the receipt from a replay; the database alone cannot.
+    -- The receipt secret XOR SHA-256("trustdesk:idem-receipt" || 0x00 || key): a replay can return
+    -- the original receipt without the database storing it. Only as strong as the key: clients
+    -- should send random keys (UUIDs); a guessable key lets a database reader recover the receipt.
     receipt_masked  TEXT NOT NULL,
     created_at      INTEGER NOT NULL
 );

@@ -272,8 +272,11 @@ pub async fn report_status_form(
     PreferredLocale(locale): PreferredLocale,
     AppPath(id): AppPath<String>,
 ) -> Response {
-    let id = crate::reports::receipt::parse_report_id(&id).unwrap_or_default();
-    status_page(locale, id, None, false)
+    match crate::reports::receipt::parse_report_id(&id) {
+        Some(id) => status_page(locale, id, None, false),
+        // Not even an id: say so rather than showing a form that cannot succeed.
+        None => status_page(locale, id.chars().take(20).collect(), None, true),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -292,15 +295,7 @@ pub async fn report_status_submit(
     let Ok(axum::Form(form)) = form else {
         return Ok(status_page(locale, canonical, None, true));
     };
-    match crate::reports::status_for_victim(
-        &s.reports,
-        s.store.as_ref(),
-        &id,
-        &form.receipt,
-        locale,
-    )
-    .await
-    {
+    match crate::reports::status_for_victim(s.store.as_ref(), &id, &form.receipt, locale).await {
         Ok(v) => Ok(status_page(
             locale,
             canonical,

@@ -291,7 +291,7 @@ impl NewReport {
             Some(_) => {
                 return Err(invalid(
                     "invalid_asset",
-                    "asset must be a symbol like USDT (1–16 letters/digits)",
+                    "asset must be a symbol like USDT (1–16 letters, digits, dots or dashes)",
                 ))
             }
         };

@@ -34,6 +34,10 @@ impl BlobDigest {
 
 pub struct BlobStore {
     root: PathBuf,
+    /// Intake holds a read guard from committing its files until its transaction commits; the
+    /// sweeper takes the write guard to delete. A blob being re-used by a new report can then
+    /// never be swept between the "is it referenced?" check and the new reference.
+    guard: tokio::sync::RwLock<()>,
 }
 
 impl BlobStore {
@@ -41,7 +45,13 @@ impl BlobStore {
         std::fs::create_dir_all(root.join("tmp"))?;
         Ok(BlobStore {
             root: root.to_owned(),
+            guard: tokio::sync::RwLock::new(()),
         })
+    }
+
+    /// Held by intake from the first [`BlobStore::commit`] until its database commit.
+    pub async fn intake_guard(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.guard.read().await
     }
 
     pub fn root(&self) -> &Path {
@@ -68,11 +78,21 @@ impl BlobStore {
         d: &BlobDigest,
     ) -> std::io::Result<()> {
         let dest = self.path_of(d);
+        let root = self.root.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = dest.parent().unwrap_or(Path::new("."));
+            let l1 = dir.parent().unwrap_or(Path::new("."));
+            let (new_l1, new_l2) = (!l1.exists(), !dir.exists());
             std::fs::create_dir_all(dir)?;
-            // The sweeper judges age by mtime: mark the blob fresh so it cannot be taken for an
-            // orphan in the moment between this rename and the transaction that references it.
+            // New folders must themselves be durable in their parents, or a power cut could
+            // lose a file we already acknowledged.
+            if new_l1 {
+                std::fs::File::open(&root)?.sync_all()?;
+            }
+            if new_l2 {
+                std::fs::File::open(l1)?.sync_all()?;
+            }
+            // The sweeper judges age by mtime: a blob about to be referenced must look fresh.
             let touch = |p: &Path| -> std::io::Result<()> {
                 std::fs::OpenOptions::new()
                     .write(true)
@@ -81,10 +101,16 @@ impl BlobStore {
             };
             if dest.exists() {
                 // Same digest, same bytes: keep the stored copy, drop the temp file.
-                touch(&dest)?;
-                return Ok(());
+                return touch(&dest);
             }
-            temp.persist_noclobber(&dest).map_err(|e| e.error)?;
+            match temp.persist_noclobber(&dest) {
+                Ok(_) => {}
+                // A concurrent upload of the same bytes got there first: same content, fine.
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return touch(&dest)
+                }
+                Err(e) => return Err(e.error),
+            }
             touch(&dest)?;
             std::fs::File::open(dir)?.sync_all()?;
             Ok(())
@@ -150,7 +176,12 @@ impl BlobStore {
             }
         }
         for d in candidates {
-            if !referenced(d.clone()).await && std::fs::remove_file(self.path_of(&d)).is_ok() {
+            let _exclusive = self.guard.write().await;
+            // Re-check age under the guard: intake may have re-used the blob meanwhile.
+            if old(&self.path_of(&d))
+                && !referenced(d.clone()).await
+                && std::fs::remove_file(self.path_of(&d)).is_ok()
+            {
                 removed += 1;
             }
         }

@@ -67,6 +67,7 @@ pub struct ReportRecord {
     pub related_to: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub first_response_by: i64,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -26,13 +26,13 @@ pub const REVOKE_SESSION: &str =
 pub const REPORT_COLS: &str = "SELECT id, receipt_hash, status, category, priority, triage, \
      triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
      token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
-     related_to, created_at, updated_at FROM reports";
+     related_to, created_at, updated_at, first_response_by FROM reports";
 pub const INSERT_REPORT: &str =
     "INSERT INTO reports (id, receipt_hash, status, category, priority, \
      triage, triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
      token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
-     related_to, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+     related_to, created_at, updated_at, first_response_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+     $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
 pub const INSERT_ATTACHMENT: &str = "INSERT INTO attachments (report_id, idx, sha256, size_bytes, \
      content_type, filename) VALUES ($1, $2, $3, $4, $5, $6)";
 pub const INSERT_EVENT: &str = "INSERT INTO report_events (report_id, seq, at, kind, public_en, \
@@ -314,6 +314,7 @@ macro_rules! impl_store {
                 .bind(&r.related_to)
                 .bind(r.created_at)
                 .bind(r.updated_at)
+                .bind(r.first_response_by)
                 .execute(&mut *tx)
                 .await?;
             for a in &b.attachments {
@@ -402,16 +403,19 @@ macro_rules! impl_store {
             value: &str,
             closed: &[&str],
         ) -> Result<Option<String>, StorageError> {
-            let q = format!(
-                "SELECT id FROM reports WHERE scam_channel_kind = $1 AND scam_channel_value = $2 \
-                 ORDER BY created_at, id LIMIT 50"
+            let mut q = String::from(
+                "SELECT id FROM reports WHERE scam_channel_kind = $1 AND scam_channel_value = $2",
             );
-            let rows: Vec<(String, String)> = sqlx::query_as(&q.replace("SELECT id", "SELECT id, status"))
-                .bind(kind)
-                .bind(value)
-                .fetch_all(&self.pool)
-                .await?;
-            Ok(rows.into_iter().find(|(_, st)| !closed.contains(&st.as_str())).map(|(id, _)| id))
+            if !closed.is_empty() {
+                let marks: Vec<String> = (0..closed.len()).map(|i| format!("${}", i + 3)).collect();
+                q.push_str(&format!(" AND status NOT IN ({})", marks.join(", ")));
+            }
+            q.push_str(" ORDER BY created_at, id LIMIT 1");
+            let mut query = sqlx::query_as::<_, (String,)>(&q).bind(kind).bind(value);
+            for c in closed {
+                query = query.bind(*c);
+            }
+            Ok(query.fetch_optional(&self.pool).await?.map(|(id,)| id))
         }
 
         #[tracing::instrument(skip_all)]

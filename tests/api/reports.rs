@@ -765,3 +765,59 @@ async fn status_page_asks_for_the_receipt_in_a_form_and_shows_the_timeline() {
     assert!(html.contains("No report matches"));
     assert!(!html.contains("Timeline"));
 }
+
+#[tokio::test]
+async fn concurrent_uploads_of_the_same_new_file_all_succeed_and_store_it_once() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let shot = png(200_000);
+    let mut handles = Vec::new();
+    for i in 0..12 {
+        let (app, shot) = (app.clone(), shot.clone());
+        handles.push(tokio::spawn(async move {
+            let mut r = report("impersonation");
+            r["description"] = json!(format!("victim {i}"));
+            app.submit_report(&r, &[("same.png", shot)], None)
+                .await
+                .status()
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 201);
+    }
+    assert_eq!(app.stored_files().len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_report_part_is_a_problem_response_and_report_sent_as_a_file_still_counts() {
+    let app = spawn_app().await;
+    let mut big = report("other");
+    big["description"] = json!("x".repeat(100_000));
+    let r = app.submit_report(&big, &[], None).await;
+    assert_problem(r, 413, "payload_too_large", "report part over 64 KiB").await;
+
+    let form = reqwest::multipart::Form::new().part(
+        "report",
+        reqwest::multipart::Part::bytes(report("other").to_string().into_bytes())
+            .file_name("report.json"),
+    );
+    let r = app
+        .client
+        .post(app.url("/v1/reports"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "curl -F report=@report.json works");
+
+    let sec = security(&app).await;
+    let r = app
+        .client
+        .get(app.url("/v1/reports/TD-0000-0000/attachments/0"))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 404, "report_not_found", "download from a missing report").await;
+    let html = app.get("/r/not-an-id").await.text().await.unwrap();
+    assert!(html.contains("No report matches"));
+}

@@ -99,7 +99,8 @@ pub async fn submit(
     // Any early return drops the staged temporary files, which deletes them.
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
-            Some("report") if field.file_name().is_none() => {
+            // `report` is the JSON part, even if a client sends it as a file (`-F report=@r.json`).
+            Some("report") => {
                 if report_json.is_some() {
                     return Err(ApiError::bad_request(
                         "invalid_multipart",
@@ -429,7 +430,10 @@ pub async fn status(
                 .eq_ignore_ascii_case("bearer")
                 .then(|| rest.trim().to_owned())
         })
-        .ok_or(staff::AuthError::Missing)?;
+        .ok_or_else(|| ApiError::Unauthorized {
+            code: "missing_credentials",
+            detail: "send Authorization: Bearer <receipt> (or a security staff API key)".into(),
+        })?;
     if bearer.starts_with("tdk_") {
         let user = staff::authenticate(s.store.as_ref(), &bearer).await?;
         staff::require(&user, &[Role::Security])?;
@@ -452,9 +456,12 @@ pub async fn status(
                 .collect(),
             related: v.related,
         };
-        return Ok(Json(detail).into_response());
+        let mut resp = Json(detail).into_response();
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(resp);
     }
-    let v = reports::status_for_victim(&s.reports, s.store.as_ref(), &id, &bearer, locale).await?;
+    let v = reports::status_for_victim(s.store.as_ref(), &id, &bearer, locale).await?;
     let mut resp = Json(victim_status(&v)).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -503,7 +510,7 @@ pub async fn list(
     State(s): State<AppState>,
     user: StaffUser,
     AppQuery(q): AppQuery<ListQuery>,
-) -> Result<Json<ReportPage>, ApiError> {
+) -> Result<([(header::HeaderName, &'static str); 1], Json<ReportPage>), ApiError> {
     user.require(&[Role::Security])?;
     let bad = |what: &str| ApiError::bad_request("invalid_query", format!("invalid {what}"));
     let time = |t: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
@@ -561,10 +568,13 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(ReportPage {
-        reports: rows.iter().map(staff_report).collect(),
-        next_cursor,
-    }))
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(ReportPage {
+            reports: rows.iter().map(staff_report).collect(),
+            next_cursor,
+        }),
+    ))
 }
 
 /// Download one attachment (role `security`). Served as an attachment that no browser renders
