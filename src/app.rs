@@ -59,7 +59,12 @@ impl App {
             max_file_bytes: config.max_attachment_bytes,
             max_total_bytes: config.max_report_bytes,
         };
+        let queue = crate::escalations::QueueSettings {
+            lease_secs: config.lease_secs,
+            sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
+        };
         let state = AppState {
+            queue: Arc::new(queue),
             blobs: Arc::new(blobs),
             reports: Arc::new(reports),
             attachment_limits,
@@ -169,7 +174,17 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![reload, upkeep, sweeper]
+    let store = state.store.clone();
+    let breaches = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            if let Ok(n) = store.count_breached(crate::types::now()).await {
+                metrics::gauge!("trustdesk_escalations_sla_breached").set(n as f64);
+            }
+        }
+    });
+    vec![reload, upkeep, sweeper, breaches]
 }
 
 /// Completes on SIGTERM or Ctrl-C.

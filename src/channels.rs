@@ -34,6 +34,12 @@ pub enum CheckResult {
         reason: LookalikeReason,
     },
     NotOfficial,
+    /// Confirmed in resolved escalations: `reports` confirmed reports name this channel.
+    KnownScam {
+        reports: i64,
+        /// Set when it also imitates an official channel.
+        imitates: Option<(OfficialChannel, LookalikeReason)>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +102,14 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(channel.id = %rec.id, channel.kind = %rec.kind, "Registered official channel");
+    crate::audit::record(
+        store,
+        Some(actor_id),
+        "channel.add",
+        &rec.id,
+        serde_json::json!({"kind": rec.kind, "value": rec.value, "agent_id": rec.agent_id}),
+    )
+    .await?;
     Ok(OfficialChannel {
         id: rec.id,
         handle,
@@ -125,9 +139,17 @@ pub async fn list(store: &dyn Store) -> Result<Vec<OfficialChannel>, StorageErro
         .collect())
 }
 
-pub async fn delete(store: &dyn Store, id: &str) -> Result<(), ChannelError> {
+pub async fn delete(store: &dyn Store, actor_id: &str, id: &str) -> Result<(), ChannelError> {
     if store.delete_channel(id).await? {
         tracing::info!(channel.id = %id, "Removed official channel");
+        crate::audit::record(
+            store,
+            Some(actor_id),
+            "channel.remove",
+            id,
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(())
     } else {
         Err(ChannelError::NotFound)
@@ -135,9 +157,27 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<(), ChannelError> {
 }
 
 /// Is `handle` official, a lookalike of an official channel, or neither?
+/// A channel confirmed as a scammer's in resolved escalations answers `KnownScam`, so the next
+/// person who checks it is warned before they lose money.
 pub async fn check(store: &dyn Store, handle: &ChannelHandle) -> Result<CheckResult, StorageError> {
     let all = list(store).await?;
-    Ok(classify(handle, &all))
+    let result = classify(handle, &all);
+    if matches!(result, CheckResult::Official(_)) {
+        return Ok(result);
+    }
+    let confirmed = store
+        .known_scam_count(handle.kind().as_str(), handle.as_str())
+        .await?;
+    if confirmed == 0 {
+        return Ok(result);
+    }
+    Ok(CheckResult::KnownScam {
+        reports: confirmed,
+        imitates: match result {
+            CheckResult::Lookalike { of, reason } => Some((of, reason)),
+            _ => None,
+        },
+    })
 }
 
 /// The pure part of [`check`].

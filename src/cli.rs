@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Verify a token or identity link offline against published keys.
     Verify {
         /// Token, identity link or message containing one.
@@ -51,6 +54,12 @@ pub enum KeysCommand {
     Rotate,
     /// Retire a rotated-out key now (suspected compromise): tokens it signed become forged.
     Retire { kid: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain and report the first broken link (exit 1 if any).
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,7 +89,42 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
             println!("migrations applied ({})", store.engine());
             store.close().await;
         }
-        Command::Keys(k) => keys(&config, k)?,
+        Command::Keys(k) => {
+            let audit = match &k {
+                KeysCommand::Rotate => Some("key.rotate"),
+                KeysCommand::Retire { .. } => Some("key.retire"),
+                KeysCommand::List => None,
+            };
+            let subject = match &k {
+                KeysCommand::Retire { kid } => kid.clone(),
+                _ => String::new(),
+            };
+            keys(&config, k)?;
+            if let Some(action) = audit {
+                let store = crate::storage::open(&config.database_url.0).await?;
+                crate::audit::record(
+                    store.as_ref(),
+                    None,
+                    action,
+                    &subject,
+                    serde_json::json!({"via": "cli"}),
+                )
+                .await?;
+                store.close().await;
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = crate::storage::open(&config.database_url.0).await?;
+            let c = crate::audit::verify(store.as_ref()).await?;
+            store.close().await;
+            println!("entries: {}", c.entries);
+            println!("head:    seq {} hash {}", c.head_seq, c.head_hash);
+            if let Some((seq, why)) = c.first_break {
+                println!("BROKEN at entry {seq}: {why}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("chain intact");
+        }
         Command::Staff(StaffCommand::Add { name, role }) => {
             let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role"))?;
             let store = crate::storage::open(&config.database_url.0).await?;

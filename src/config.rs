@@ -21,6 +21,7 @@
 //! | `TRUSTDESK_MAX_REPORT_BYTES` | `26214400` | bytes of attachments per report (25 MiB) |
 //! | `TRUSTDESK_UPLOAD_TIMEOUT_SECS` | `300` | whole-request timeout for report uploads |
 //! | `TRUSTDESK_CLEANUP_INTERVAL_SECS` | `3600` | orphan files older than this are removed |
+//! | `TRUSTDESK_LEASE_SECS` | `300` | escalation lease without heartbeat |
 //! | `TRUSTDESK_SLA_P1_SECS` / `_P2_` / `_P3_` | `900` / `14400` / `86400` | first-response targets |
 
 use std::net::SocketAddr;
@@ -178,6 +179,15 @@ pub struct Config {
     )]
     pub cleanup_interval_secs: u32,
 
+    /// How long a claimed escalation stays leased without a heartbeat, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_LEASE_SECS",
+        default_value_t = 300
+    )]
+    pub lease_secs: u32,
+
     /// Target time to first response for P1 reports, in seconds.
     #[arg(long, global = true, env = "TRUSTDESK_SLA_P1_SECS", default_value_t = 15 * 60)]
     pub sla_p1_secs: u32,
@@ -255,6 +265,7 @@ impl Config {
             max_report_bytes: 25 * 1024 * 1024,
             upload_timeout_secs: 300,
             cleanup_interval_secs: 3600,
+            lease_secs: 300,
             sla_p1_secs: 15 * 60,
             sla_p2_secs: 4 * 3600,
             sla_p3_secs: 24 * 3600,

@@ -56,6 +56,25 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/reports/{id}", get(api::reports::status))
         .route(
+            "/v1/reports/{id}/transition",
+            post(api::escalations::transition),
+        )
+        .route("/v1/escalations", get(api::escalations::list))
+        .route("/v1/escalations/claim", post(api::escalations::claim))
+        .route(
+            "/v1/escalations/{id}/heartbeat",
+            post(api::escalations::heartbeat),
+        )
+        .route(
+            "/v1/escalations/{id}/release",
+            post(api::escalations::release),
+        )
+        .route(
+            "/v1/escalations/{id}/resolve",
+            post(api::escalations::resolve),
+        )
+        .route("/v1/audit", get(api::escalations::audit))
+        .route(
             "/v1/reports/{id}/attachments/{index}",
             get(api::reports::download),
         );

@@ -10,9 +10,11 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod escalations;
 pub mod http;
 pub mod reports;
 pub mod staff;

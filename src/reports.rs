@@ -121,6 +121,8 @@ pub async fn submit(
     evidence: &Evidence,
     files: Vec<StagedAttachment>,
     idem: Option<IdempotentRequest>,
+    auto_escalate: &(dyn Fn(&str, &ReportRecord) -> Option<crate::storage::EscalationRecord>
+          + Sync),
 ) -> Result<Submitted, ReportError> {
     if let Some(i) = &idem {
         if let Some(prev) = store
@@ -153,35 +155,37 @@ pub async fn submit(
     for attempt in 0.. {
         let id = receipt::new_report_id();
         let (receipt_secret, raw) = receipt::new_receipt();
+        let report_rec = ReportRecord {
+            id: id.clone(),
+            receipt_hash: receipt::receipt_digest(&receipt_secret),
+            status: Status::Received.as_str().into(),
+            category: report.category.as_str().into(),
+            priority: t.priority.as_str().into(),
+            triage: t.label.into(),
+            triage_reasons: serde_json::to_string(&t.reasons).unwrap_or_else(|_| "[]".into()),
+            description: report.description.clone(),
+            scam_channel_kind: report
+                .scam_channel
+                .as_ref()
+                .map(|c| c.kind().as_str().into()),
+            scam_channel_value: report.scam_channel.as_ref().map(|c| c.as_str().into()),
+            presented_token: report.presented.clone(),
+            token_verdict: evidence.token.as_ref().map(|t| t.verdict.into()),
+            transactions: serde_json::to_string(&report.transactions)
+                .unwrap_or_else(|_| "[]".into()),
+            amount_lost: report.amount_lost.clone(),
+            asset: report.asset.clone(),
+            occurred_at: report.occurred_at,
+            reporter_contact: report.reporter_contact.clone(),
+            locale: report.locale.as_str().into(),
+            related_to: related_to.clone(),
+            created_at,
+            updated_at: created_at,
+            first_response_by,
+        };
         let bundle = NewReportBundle {
-            report: ReportRecord {
-                id: id.clone(),
-                receipt_hash: receipt::receipt_digest(&receipt_secret),
-                status: Status::Received.as_str().into(),
-                category: report.category.as_str().into(),
-                priority: t.priority.as_str().into(),
-                triage: t.label.into(),
-                triage_reasons: serde_json::to_string(&t.reasons).unwrap_or_else(|_| "[]".into()),
-                description: report.description.clone(),
-                scam_channel_kind: report
-                    .scam_channel
-                    .as_ref()
-                    .map(|c| c.kind().as_str().into()),
-                scam_channel_value: report.scam_channel.as_ref().map(|c| c.as_str().into()),
-                presented_token: report.presented.clone(),
-                token_verdict: evidence.token.as_ref().map(|t| t.verdict.into()),
-                transactions: serde_json::to_string(&report.transactions)
-                    .unwrap_or_else(|_| "[]".into()),
-                amount_lost: report.amount_lost.clone(),
-                asset: report.asset.clone(),
-                occurred_at: report.occurred_at,
-                reporter_contact: report.reporter_contact.clone(),
-                locale: report.locale.as_str().into(),
-                related_to: related_to.clone(),
-                created_at,
-                updated_at: created_at,
-                first_response_by,
-            },
+            escalation: auto_escalate(&id, &report_rec),
+            report: report_rec,
             attachments: rows
                 .iter()
                 .map(|(idx, d, size, kind, name)| AttachmentRecord {

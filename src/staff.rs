@@ -83,6 +83,14 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(staff.id = %rec.id, staff.role = %role, "Created staff account");
+    crate::audit::record(
+        store,
+        None,
+        "staff.add",
+        &rec.id,
+        serde_json::json!({"name": rec.name, "role": role.as_str()}),
+    )
+    .await?;
     Ok((
         Staff {
             id: rec.id,
@@ -124,6 +132,14 @@ pub async fn disable(store: &dyn Store, name: &str) -> Result<bool, StorageError
     let done = store.disable_staff(name.trim(), now()).await?;
     if done {
         tracing::warn!("Disabled a staff account");
+        crate::audit::record(
+            store,
+            None,
+            "staff.disable",
+            name.trim(),
+            serde_json::json!({}),
+        )
+        .await?;
     }
     Ok(done)
 }

@@ -124,6 +124,77 @@ pub trait Store: Send + Sync + 'static {
     async fn list_reports(&self, filter: &ReportFilter) -> Result<Vec<ReportRecord>, StorageError>;
     /// Whether any attachment row references this blob (orphan sweeping).
     async fn blob_referenced(&self, sha256: &str) -> Result<bool, StorageError>;
+
+    // Review workflow and escalations. Every state change appends its audit entry in the same
+    // transaction.
+    /// Moves a report from `t.from` to `t.to`. False if the report is no longer in `t.from`
+    /// (someone else moved it first).
+    async fn transition_report(
+        &self,
+        t: &ReportTransition,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    /// Leases the highest-priority, oldest claimable item to `staff_id`; expired leases are
+    /// returned to the queue first.
+    async fn claim_escalation(
+        &self,
+        staff_id: &str,
+        now: i64,
+        lease_until: i64,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<Option<EscalationRecord>, StorageError>;
+    /// Extends a lease still held by `staff_id`.
+    async fn heartbeat_escalation(
+        &self,
+        id: &str,
+        staff_id: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<bool, StorageError>;
+    /// Gives a held item back to the queue.
+    async fn release_escalation(
+        &self,
+        id: &str,
+        staff_id: &str,
+        now: i64,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    /// Closes a held item.
+    async fn resolve_escalation(
+        &self,
+        id: &str,
+        staff_id: &str,
+        now: i64,
+        outcome: &str,
+        note: &str,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    async fn escalation_by_id(&self, id: &str) -> Result<Option<EscalationRecord>, StorageError>;
+    async fn escalation_for_report(
+        &self,
+        report_id: &str,
+    ) -> Result<Option<EscalationRecord>, StorageError>;
+    async fn list_escalations(
+        &self,
+        f: &EscalationFilter,
+    ) -> Result<Vec<EscalationRecord>, StorageError>;
+    /// Unresolved items whose SLA deadline has passed.
+    async fn count_breached(&self, now: i64) -> Result<i64, StorageError>;
+    /// How many resolved escalations with an action outcome name this scammer channel.
+    async fn known_scam_count(&self, kind: &str, value: &str) -> Result<i64, StorageError>;
+
+    // Audit trail
+    async fn append_audit(
+        &self,
+        draft: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<i64, StorageError>;
+    /// Entries with `seq > after`, in order.
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StorageError>;
 }
 
 /// Opens the engine named by the URL's scheme, creating an SQLite file (and its folder) if needed,

@@ -208,6 +208,14 @@ pub async fn issue_session(
         match store.insert_session(&rec).await {
             Ok(()) => {
                 tracing::info!(session.id = %info.session_id, agent.id = %agent.id, "Issued support session");
+                crate::audit::record(
+                    store,
+                    Some(&agent.id),
+                    "session.issue",
+                    &info.session_id,
+                    serde_json::json!({"channel_kind": info.channel_kind.as_str(), "channel": info.channel_handle, "expires_at": info.expires_at, "kid": set.active_kid()}),
+                )
+                .await?;
                 return Ok(IssuedSession {
                     token,
                     code,
@@ -239,6 +247,14 @@ pub async fn revoke(
     let at = now();
     let revoked_at = if store.revoke_session(session_id, &actor.id, at).await? {
         tracing::info!(session.id = %session_id, staff.id = %actor.id, "Revoked support session");
+        crate::audit::record(
+            store,
+            Some(&actor.id),
+            "session.revoke",
+            session_id,
+            serde_json::json!({}),
+        )
+        .await?;
         at
     } else {
         view.session.revoked_at.unwrap_or(at)

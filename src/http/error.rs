@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::channels::{ChannelError, HandleError};
+use crate::escalations::EscalationError;
 use crate::reports::ReportError;
 use crate::staff::{AuthError, StaffError};
 use crate::storage::StorageError;
@@ -295,6 +296,30 @@ impl From<ReportError> for ApiError {
             }
             ReportError::Io(io) => ApiError::Internal(io.into()),
             ReportError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl From<EscalationError> for ApiError {
+    fn from(e: EscalationError) -> Self {
+        let detail = e.to_string();
+        match e {
+            EscalationError::ReportNotFound => ApiError::not_found("report_not_found", detail),
+            EscalationError::NotFound => ApiError::not_found("escalation_not_found", detail),
+            EscalationError::IllegalTransition { .. } => ApiError::Conflict {
+                code: "illegal_transition",
+                detail,
+            },
+            EscalationError::Concurrent => ApiError::Conflict {
+                code: "concurrent_update",
+                detail,
+            },
+            EscalationError::NotHolder => ApiError::Conflict {
+                code: "not_lease_holder",
+                detail,
+            },
+            EscalationError::Invalid(_) => ApiError::bad_request("invalid_body", detail),
+            EscalationError::Storage(s) => s.into(),
         }
     }
 }

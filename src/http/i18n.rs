@@ -122,3 +122,16 @@ pub fn status_label(s: crate::reports::Status, l: Locale) -> &'static str {
         (Resolved, Locale::ZhCn) => "已解决",
     }
 }
+
+pub fn known_scam_message(l: Locale, reports: i64, imitates: Option<&str>) -> String {
+    match l {
+        Locale::En => format!(
+            "DANGER: this is a known scammer. Our security team confirmed it in {reports} fraud report(s){}. Do not send anything, do not click links, stop the conversation.",
+            imitates.map(|o| format!(", imitating {o}")).unwrap_or_default()
+        ),
+        Locale::ZhCn => format!(
+            "危险：这是已知的诈骗者。我们的安全团队已在 {reports} 起诈骗举报中确认{}。请勿转账、勿点击链接，立即停止对话。",
+            imitates.map(|o| format!("（冒充 {o}）")).unwrap_or_default()
+        ),
+    }
+}

@@ -291,7 +291,8 @@ pub async fn report_status_submit(
     AppPath(id): AppPath<String>,
     form: Result<axum::Form<ReceiptForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    let canonical = crate::reports::receipt::parse_report_id(&id).unwrap_or_default();
+    let canonical = crate::reports::receipt::parse_report_id(&id)
+        .unwrap_or_else(|| id.chars().take(20).collect());
     let Ok(axum::Form(form)) = form else {
         return Ok(status_page(locale, canonical, None, true));
     };

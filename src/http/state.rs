@@ -20,6 +20,7 @@ pub struct AppState {
     pub blobs: Arc<BlobStore>,
     pub reports: Arc<ReportSettings>,
     pub attachment_limits: AttachmentLimits,
+    pub queue: Arc<crate::escalations::QueueSettings>,
 }
 
 impl AppState {

@@ -22,6 +22,10 @@ pub enum ChannelFinding {
         of: String,
         reason: String,
     },
+    /// Already confirmed as a scammer in resolved escalations.
+    KnownScam {
+        reports: i64,
+    },
     NotOfficial,
 }
 
@@ -88,6 +92,11 @@ pub fn triage(category: Category, e: &Evidence) -> Triage {
             Priority::P2,
             SUSPECTED_IMPERSONATION,
             format!("the scammer's channel imitates the official channel {of} ({reason})"),
+        ),
+        Some(ChannelFinding::KnownScam { reports }) => t.raise(
+            Priority::P2,
+            SUSPECTED_IMPERSONATION,
+            format!("the scammer's channel is a known scam, confirmed in {reports} earlier report(s)"),
         ),
         Some(ChannelFinding::NotOfficial) | None => {}
     }

@@ -6,8 +6,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::sql::{self, impl_store};
 use super::{
-    AttachmentRecord, ChannelRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord,
-    ReportFilter, ReportRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store,
+    AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
+    EscalationRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord, ReportFilter,
+    ReportRecord, ReportTransition, SessionRecord, SessionView, StaffRecord, StorageError, Store,
 };
 
 pub struct PgStore {
@@ -25,4 +26,18 @@ impl PgStore {
     }
 }
 
-impl_store!(PgStore, "postgres", "./migrations/postgres");
+/// `SKIP LOCKED`: many instances claim in parallel without blocking or double-claiming.
+const CLAIM_SQL: &str = "UPDATE escalations SET state = 'claimed', claimed_by = $1, lease_until = $2, \
+     claims = claims + 1 WHERE id = (SELECT id FROM escalations WHERE state = 'queued' \
+     ORDER BY priority_rank, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) AND state = 'queued' RETURNING id, \
+     report_id, priority, priority_rank, reason, state, created_at, sla_due_at, claimed_by, \
+     lease_until, claims, resolved_at, resolved_by, outcome, note";
+
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    "./migrations/postgres",
+    "BEGIN",
+    CLAIM_SQL
+);

@@ -108,6 +108,8 @@ pub struct NewReportBundle {
     pub attachments: Vec<AttachmentRecord>,
     pub first_event: ReportEventRecord,
     pub idempotency: Option<IdempotencyRecord>,
+    /// Hard evidence at intake enqueues an escalation in the same transaction.
+    pub escalation: Option<EscalationRecord>,
 }
 
 /// Staff list filter. Every field narrows; `before` is a keyset cursor (created_at, id).
@@ -122,4 +124,75 @@ pub struct ReportFilter {
     pub channel_value: Option<String>,
     pub before: Option<(i64, String)>,
     pub limit: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct EscalationRecord {
+    pub id: String,
+    pub report_id: String,
+    pub priority: String,
+    pub priority_rank: i64,
+    pub reason: String,
+    pub state: String,
+    pub created_at: i64,
+    pub sla_due_at: i64,
+    pub claimed_by: Option<String>,
+    pub lease_until: Option<i64>,
+    pub claims: i64,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub outcome: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EscalationFilter {
+    pub state: Option<String>,
+    pub priority: Option<String>,
+    /// Only items past their SLA deadline (unresolved, or resolved late) at this time.
+    pub breached_at: Option<i64>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub details: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An audit entry before it is chained.
+#[derive(Clone, Debug)]
+pub struct AuditDraft {
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub subject: String,
+    pub details: String,
+}
+
+/// Computes an entry's hash from its sequence number, the previous hash and its content. Passed
+/// in by the audit module so that the chaining rule lives in one place and storage only stores.
+pub type AuditHasher = fn(seq: i64, prev_hash: &str, draft: &AuditDraft) -> String;
+
+/// A report status change with everything that must commit with it.
+#[derive(Clone, Debug)]
+pub struct ReportTransition {
+    pub report_id: String,
+    pub from: String,
+    pub to: String,
+    pub at: i64,
+    pub kind: String,
+    pub public_en: String,
+    pub public_zh: String,
+    pub internal_note: Option<String>,
+    pub actor_id: String,
+    /// Enqueued in the same transaction (ignored if the report already has one).
+    pub escalation: Option<EscalationRecord>,
 }

@@ -113,6 +113,17 @@ pub fn list_reports_query(f: &super::ReportFilter) -> (String, Vec<Param>) {
     (sql, params)
 }
 
+pub const ESC_COLS: &str = "id, report_id, priority, priority_rank, reason, state, created_at, \
+     sla_due_at, claimed_by, lease_until, claims, resolved_at, resolved_by, outcome, note";
+pub const INSERT_ESCALATION: &str =
+    "INSERT INTO escalations (id, report_id, priority, priority_rank, \
+     reason, state, created_at, sla_due_at, claimed_by, lease_until, claims, resolved_at, \
+     resolved_by, outcome, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     $14, $15)";
+/// Outcomes that mean "we acted against this scammer": they make a channel a known scam.
+pub const ACTION_OUTCOMES: &str =
+    "('handle_blocklisted', 'takedown_requested', 'exchange_notified', 'victim_contacted')";
+
 pub enum Param {
     Text(String),
     Int(i64),
@@ -121,7 +132,75 @@ pub enum Param {
 /// Implements [`super::Store`] for an engine type with a `pool` field. The whole impl is generated
 /// (not just the shared methods) because `#[async_trait]` must see every method it rewrites.
 macro_rules! impl_store {
-    ($ty:ty, $engine:literal, $migrations:literal) => {
+    ($ty:ty, $db:ty, $engine:literal, $migrations:literal, $begin:literal, $claim_sql:expr) => {
+    impl $ty {
+        /// Appends an audit entry inside `tx`, chained to the current last entry. Concurrent
+        /// appends collide on the primary key and the losing transaction fails whole.
+        async fn append_audit_tx(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            draft: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<i64, StorageError> {
+            let last: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let (seq, prev) = match last {
+                Some((s, h)) => (s + 1, h),
+                None => (1, "0".repeat(64)),
+            };
+            let hash = hasher(seq, &prev, draft);
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, actor_id, action, subject, details, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(seq)
+            .bind(draft.at)
+            .bind(&draft.actor_id)
+            .bind(&draft.action)
+            .bind(&draft.subject)
+            .bind(&draft.details)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut **tx)
+            .await?;
+            Ok(seq)
+        }
+
+        async fn insert_escalation_tx(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            e: &EscalationRecord,
+        ) -> Result<bool, StorageError> {
+            let exists: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM escalations WHERE report_id = $1")
+                    .bind(&e.report_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if exists.is_some() {
+                return Ok(false);
+            }
+            sqlx::query(sql::INSERT_ESCALATION)
+                .bind(&e.id)
+                .bind(&e.report_id)
+                .bind(&e.priority)
+                .bind(e.priority_rank)
+                .bind(&e.reason)
+                .bind(&e.state)
+                .bind(e.created_at)
+                .bind(e.sla_due_at)
+                .bind(&e.claimed_by)
+                .bind(e.lease_until)
+                .bind(e.claims)
+                .bind(e.resolved_at)
+                .bind(&e.resolved_by)
+                .bind(&e.outcome)
+                .bind(&e.note)
+                .execute(&mut **tx)
+                .await?;
+            Ok(true)
+        }
+    }
+
     #[async_trait::async_trait]
     impl Store for $ty {
         fn engine(&self) -> &'static str {
@@ -291,7 +370,7 @@ macro_rules! impl_store {
         #[tracing::instrument(skip_all)]
         async fn insert_report(&self, b: &NewReportBundle) -> Result<(), StorageError> {
             let r = &b.report;
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(sql::INSERT_REPORT)
                 .bind(&r.id)
                 .bind(&r.receipt_hash)
@@ -340,6 +419,9 @@ macro_rules! impl_store {
                 .bind(&e.actor_id)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(esc) = &b.escalation {
+                Self::insert_escalation_tx(&mut tx, esc).await?;
+            }
             if let Some(i) = &b.idempotency {
                 sqlx::query(sql::INSERT_IDEMPOTENCY)
                     .bind(&i.key_hash)
@@ -449,6 +531,265 @@ macro_rules! impl_store {
                 };
             }
             Ok(query.fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn transition_report(
+            &self,
+            t: &ReportTransition,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let moved = sqlx::query(
+                "UPDATE reports SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            )
+            .bind(&t.to)
+            .bind(t.at)
+            .bind(&t.report_id)
+            .bind(&t.from)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            let (seq,): (i64,) = sqlx::query_as(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE report_id = $1",
+            )
+            .bind(&t.report_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(&t.report_id)
+                .bind(seq)
+                .bind(t.at)
+                .bind(&t.kind)
+                .bind(&t.public_en)
+                .bind(&t.public_zh)
+                .bind(&t.internal_note)
+                .bind(&t.actor_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(e) = &t.escalation {
+                Self::insert_escalation_tx(&mut tx, e).await?;
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn claim_escalation(
+            &self,
+            staff_id: &str,
+            now: i64,
+            lease_until: i64,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<Option<EscalationRecord>, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            sqlx::query(
+                "UPDATE escalations SET state = 'queued', claimed_by = NULL, lease_until = NULL \
+                 WHERE state = 'claimed' AND lease_until < $1",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let claimed = sqlx::query_as::<_, EscalationRecord>($claim_sql)
+                .bind(staff_id)
+                .bind(lease_until)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(e) = &claimed {
+                let mut a = audit.clone();
+                a.subject = e.id.clone();
+                a.details = format!(r#"{{"report_id":"{}","priority":"{}"}}"#, e.report_id, e.priority);
+                Self::append_audit_tx(&mut tx, &a, hasher).await?;
+            }
+            tx.commit().await?;
+            Ok(claimed)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn heartbeat_escalation(
+            &self,
+            id: &str,
+            staff_id: &str,
+            now: i64,
+            lease_until: i64,
+        ) -> Result<bool, StorageError> {
+            let r = sqlx::query(
+                "UPDATE escalations SET lease_until = $1 WHERE id = $2 AND state = 'claimed' \
+                 AND claimed_by = $3 AND lease_until >= $4",
+            )
+            .bind(lease_until)
+            .bind(id)
+            .bind(staff_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            Ok(r.rows_affected() > 0)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn release_escalation(
+            &self,
+            id: &str,
+            staff_id: &str,
+            now: i64,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let r = sqlx::query(
+                "UPDATE escalations SET state = 'queued', claimed_by = NULL, lease_until = NULL \
+                 WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 AND lease_until >= $3",
+            )
+            .bind(id)
+            .bind(staff_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn resolve_escalation(
+            &self,
+            id: &str,
+            staff_id: &str,
+            now: i64,
+            outcome: &str,
+            note: &str,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let r = sqlx::query(
+                "UPDATE escalations SET state = 'resolved', resolved_at = $1, resolved_by = $2, \
+                 outcome = $3, note = $4, lease_until = NULL \
+                 WHERE id = $5 AND state = 'claimed' AND claimed_by = $2 AND lease_until >= $1",
+            )
+            .bind(now)
+            .bind(staff_id)
+            .bind(outcome)
+            .bind(note)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn escalation_by_id(&self, id: &str) -> Result<Option<EscalationRecord>, StorageError> {
+            let q = format!("SELECT {} FROM escalations WHERE id = $1", sql::ESC_COLS);
+            Ok(sqlx::query_as::<_, EscalationRecord>(&q).bind(id).fetch_optional(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn escalation_for_report(
+            &self,
+            report_id: &str,
+        ) -> Result<Option<EscalationRecord>, StorageError> {
+            let q = format!("SELECT {} FROM escalations WHERE report_id = $1", sql::ESC_COLS);
+            Ok(sqlx::query_as::<_, EscalationRecord>(&q)
+                .bind(report_id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn list_escalations(
+            &self,
+            f: &EscalationFilter,
+        ) -> Result<Vec<EscalationRecord>, StorageError> {
+            let mut q = format!("SELECT {} FROM escalations WHERE 1 = 1", sql::ESC_COLS);
+            let mut n = 0;
+            let mut next = || {
+                n += 1;
+                format!("${n}")
+            };
+            if f.state.is_some() {
+                q.push_str(&format!(" AND state = {}", next()));
+            }
+            if f.priority.is_some() {
+                q.push_str(&format!(" AND priority = {}", next()));
+            }
+            if f.breached_at.is_some() {
+                let p = next();
+                q.push_str(&format!(
+                    " AND sla_due_at < {p} AND (resolved_at IS NULL OR resolved_at > sla_due_at)"
+                ));
+            }
+            q.push_str(&format!(
+                " ORDER BY priority_rank, created_at, id LIMIT {} OFFSET {}",
+                next(),
+                next()
+            ));
+            let mut query = sqlx::query_as::<_, EscalationRecord>(&q);
+            if let Some(v) = &f.state {
+                query = query.bind(v);
+            }
+            if let Some(v) = &f.priority {
+                query = query.bind(v);
+            }
+            if let Some(v) = f.breached_at {
+                query = query.bind(v);
+            }
+            Ok(query.bind(f.limit).bind(f.offset).fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn count_breached(&self, now: i64) -> Result<i64, StorageError> {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM escalations WHERE state <> 'resolved' AND sla_due_at < $1",
+            )
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(n)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn known_scam_count(&self, kind: &str, value: &str) -> Result<i64, StorageError> {
+            let q = format!(
+                "SELECT COUNT(*) FROM escalations e JOIN reports r ON r.id = e.report_id \
+                 WHERE r.scam_channel_kind = $1 AND r.scam_channel_value = $2 \
+                 AND e.state = 'resolved' AND e.outcome IN {}",
+                sql::ACTION_OUTCOMES
+            );
+            let (n,): (i64,) = sqlx::query_as(&q).bind(kind).bind(value).fetch_one(&self.pool).await?;
+            Ok(n)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn append_audit(&self, draft: &AuditDraft, hasher: AuditHasher) -> Result<i64, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let seq = Self::append_audit_tx(&mut tx, draft, hasher).await?;
+            tx.commit().await?;
+            Ok(seq)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, AuditRecord>(
+                "SELECT seq, at, actor_id, action, subject, details, prev_hash, hash FROM audit_log \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
         }
 
         #[tracing::instrument(skip_all)]

@@ -10,8 +10,9 @@ use sqlx::sqlite::{
 
 use super::sql::{self, impl_store};
 use super::{
-    AttachmentRecord, ChannelRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord,
-    ReportFilter, ReportRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store,
+    AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
+    EscalationRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord, ReportFilter,
+    ReportRecord, ReportTransition, SessionRecord, SessionView, StaffRecord, StorageError, Store,
 };
 
 pub struct SqliteStore {
@@ -42,4 +43,19 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, "sqlite", "./migrations/sqlite");
+/// Writers are serialised by SQLite itself (BEGIN IMMEDIATE), so the subquery cannot race.
+const CLAIM_SQL: &str =
+    "UPDATE escalations SET state = 'claimed', claimed_by = $1, lease_until = $2, \
+     claims = claims + 1 WHERE id = (SELECT id FROM escalations WHERE state = 'queued' \
+     ORDER BY priority_rank, created_at, id LIMIT 1) AND state = 'queued' RETURNING id, \
+     report_id, priority, priority_rank, reason, state, created_at, sla_due_at, claimed_by, \
+     lease_until, claims, resolved_at, resolved_by, outcome, note";
+
+impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    "./migrations/sqlite",
+    "BEGIN IMMEDIATE",
+    CLAIM_SQL
+);

@@ -81,8 +81,11 @@ pub struct OfficialRef {
 
 #[derive(Serialize, ToSchema)]
 pub struct CheckResponse {
-    /// `official`, `not_official` or `lookalike`.
+    /// `official`, `not_official`, `lookalike` or `known_scam`.
     pub result: &'static str,
+    /// For `known_scam`: how many confirmed reports name this channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmed_reports: Option<i64>,
     #[schema(value_type = String)]
     pub kind: ChannelKind,
     /// The value as normalised for comparison.
@@ -166,11 +169,11 @@ pub async fn delete(
     user: StaffUser,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(&[Role::Admin])?;
+    let admin = user.require(&[Role::Admin])?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("channel_not_found", "no such channel"));
     }
-    channels::delete(s.store.as_ref(), &id).await?;
+    channels::delete(s.store.as_ref(), &admin.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -201,6 +204,15 @@ pub async fn check(
         CheckResult::Official(c) => ("official", Some(c), None),
         CheckResult::Lookalike { of, reason } => ("lookalike", Some(of), Some(*reason)),
         CheckResult::NotOfficial => ("not_official", None, None),
+        CheckResult::KnownScam { imitates, .. } => (
+            "known_scam",
+            imitates.as_ref().map(|(of, _)| of),
+            imitates.as_ref().map(|(_, r)| *r),
+        ),
+    };
+    let confirmed_reports = match &result {
+        CheckResult::KnownScam { reports, .. } => Some(*reports),
+        _ => None,
     };
     metrics::counter!("trustdesk_channel_checks_total", "result" => name).increment(1);
     let of_text = official.map(|c| {
@@ -210,7 +222,12 @@ pub async fn check(
             i18n::display_handle(c.handle.kind(), c.handle.as_str())
         )
     });
+    let message = match confirmed_reports {
+        Some(n) => i18n::known_scam_message(locale, n, of_text.as_deref()),
+        None => i18n::check_message(name, locale, of_text.as_deref()),
+    };
     Ok(Json(CheckResponse {
+        confirmed_reports,
         result: name,
         kind,
         value: handle.as_str().to_owned(),
@@ -221,7 +238,7 @@ pub async fn check(
         }),
         lookalike_reason: reason,
         locale,
-        message: i18n::check_message(name, locale, of_text.as_deref()),
+        message,
         report_url: (name != "official")
             .then(|| format!("{}/report?source=check&result={name}", s.base_url())),
     }))

@@ -94,6 +94,14 @@ pub async fn rotate(
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
     tracing::info!(key.kid = %kid, staff.id = %admin.id, "Key rotated through the API");
+    crate::audit::record(
+        s.store.as_ref(),
+        Some(&admin.id),
+        "key.rotate",
+        &kid,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(Json(key_list(&s)))
 }
 
@@ -123,5 +131,13 @@ pub async fn retire(
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
     tracing::warn!(key.kid = %kid, staff.id = %admin.id, "Key retired through the API");
+    crate::audit::record(
+        s.store.as_ref(),
+        Some(&admin.id),
+        "key.retire",
+        &kid,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(Json(key_list(&s)))
 }

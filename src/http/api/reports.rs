@@ -135,6 +135,25 @@ pub async fn submit(
         fingerprint: reports::fingerprint(&json, &files),
         key,
     });
+    // Hard evidence (a forged token, an official account used by a scammer) is confirmed fraud
+    // already: it enters the escalation queue in the same transaction as the report.
+    let queue = s.queue.clone();
+    let auto = move |id: &str, r: &crate::storage::ReportRecord| {
+        use crate::reports::triage::{CONFIRMED_IMPERSONATION, POSSIBLE_COMPROMISED_OFFICIAL};
+        (r.triage == CONFIRMED_IMPERSONATION || r.triage == POSSIBLE_COMPROMISED_OFFICIAL).then(
+            || {
+                let p =
+                    crate::escalations::escalation_priority(&r.priority, &r.category, &r.triage);
+                crate::escalations::new_escalation(
+                    &queue,
+                    id,
+                    p,
+                    &format!("auto: {}", r.triage),
+                    r.created_at,
+                )
+            },
+        )
+    };
     let done = reports::submit(
         &s.reports,
         s.store.as_ref(),
@@ -143,6 +162,7 @@ pub async fn submit(
         &evidence,
         files,
         idem,
+        &auto,
     )
     .await?;
     if !done.replayed {
@@ -256,6 +276,7 @@ async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiErr
                     .unwrap_or_default(),
             },
             CheckResult::NotOfficial => ChannelFinding::NotOfficial,
+            CheckResult::KnownScam { reports, .. } => ChannelFinding::KnownScam { reports },
         }),
     };
     Ok(Evidence { token, channel })
@@ -527,17 +548,18 @@ pub async fn list(
     if let Some(p) = &q.priority {
         reports::Priority::parse(p).ok_or_else(|| bad("priority"))?;
     }
-    let channel_value = match (&q.channel_kind, &q.channel_value) {
-        (Some(k), Some(v)) => {
-            let kind = crate::channels::ChannelKind::parse(k).ok_or_else(|| bad("channel_kind"))?;
-            Some(
-                crate::channels::ChannelHandle::parse(kind, v)?
-                    .as_str()
-                    .to_owned(),
-            )
-        }
-        (None, None) | (Some(_), None) => None,
+    let channel_kind = match &q.channel_kind {
+        Some(k) => Some(crate::channels::ChannelKind::parse(k).ok_or_else(|| bad("channel_kind"))?),
+        None => None,
+    };
+    let channel_value = match (channel_kind, &q.channel_value) {
+        (Some(kind), Some(v)) => Some(
+            crate::channels::ChannelHandle::parse(kind, v)?
+                .as_str()
+                .to_owned(),
+        ),
         (None, Some(_)) => return Err(bad("channel_value without channel_kind")),
+        (_, None) => None,
     };
     let limit = q.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
@@ -556,7 +578,7 @@ pub async fn list(
         priority: q.priority.clone(),
         created_from: time(&q.from, "from")?,
         created_to: time(&q.to, "to")?,
-        channel_kind: q.channel_kind.clone(),
+        channel_kind: channel_kind.map(|k| k.as_str().to_owned()),
         channel_value,
         before,
         limit: limit + 1,
