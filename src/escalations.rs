@@ -110,7 +110,8 @@ pub fn new_escalation(
     at: i64,
 ) -> EscalationRecord {
     EscalationRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered (UUIDv7): within one second, the id still orders items by age.
+        id: uuid::Uuid::now_v7().to_string(),
         report_id: report_id.to_owned(),
         priority: priority.as_str().to_owned(),
         priority_rank: rank(priority),

@@ -43,6 +43,10 @@ pub async fn readyz(State(s): State<AppState>) -> Result<Json<Health>, ApiError>
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    // Fresh at every scrape, so an SLA breach shows up without waiting for the background timer.
+    if let Ok(n) = s.store.count_breached(crate::types::now()).await {
+        metrics::gauge!("trustdesk_escalations_sla_breached").set(n as f64);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

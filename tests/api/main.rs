@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod channels;
 mod crash;
+mod escalations;
 mod keys;
 mod malformed;
 mod memory;

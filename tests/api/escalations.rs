@@ -1,0 +1,621 @@
+//! Review workflow, escalation queue, known-scam feedback and the audit trail.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use trustdesk::escalations::{new_escalation, QueueSettings};
+use trustdesk::reports::Priority;
+use trustdesk::storage::{NewReportBundle, ReportEventRecord, ReportRecord};
+use trustdesk::types::{now, Role};
+
+use crate::helpers::{assert_problem, json, spawn_app, spawn_app_with, TestApp};
+
+fn report(category: &str, channel: Option<&str>) -> Value {
+    let mut r = json!({"category": category, "description": "fake support took my funds"});
+    if let Some(c) = channel {
+        r["scam_channel"] = json!({"kind": "telegram", "handle": c});
+    }
+    r
+}
+
+async fn file(app: &TestApp, r: &Value) -> String {
+    let resp = app.submit_report(r, &[], None).await;
+    assert_eq!(resp.status(), 201);
+    json(resp).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn post(app: &TestApp, key: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+    let mut req = app.client.post(app.url(path)).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+async fn move_to(app: &TestApp, key: &str, id: &str, to: &str) -> reqwest::Response {
+    post(
+        app,
+        key,
+        &format!("/v1/reports/{id}/transition"),
+        Some(json!({"to": to, "reason": format!("moving to {to}")})),
+    )
+    .await
+}
+
+/// Inserts `n` reports that each already have a queued escalation of `priority` (fast seeding
+/// for queue tests; the HTTP path is covered separately).
+async fn seed(app: &TestApp, n: usize, priority: Priority) -> Vec<String> {
+    let q = QueueSettings {
+        lease_secs: 300,
+        sla_secs: [900, 14_400, 86_400],
+    };
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let id = trustdesk::reports::receipt::new_report_id();
+        let t = now();
+        let esc = new_escalation(&q, &id, priority, "seeded", t);
+        ids.push(esc.id.clone());
+        app.store
+            .insert_report(&NewReportBundle {
+                report: ReportRecord {
+                    id: id.clone(),
+                    receipt_hash: "x".into(),
+                    status: "confirmed_fraud".into(),
+                    category: "impersonation".into(),
+                    priority: priority.as_str().into(),
+                    triage: "none".into(),
+                    triage_reasons: "[]".into(),
+                    description: "seeded".into(),
+                    scam_channel_kind: None,
+                    scam_channel_value: None,
+                    presented_token: None,
+                    token_verdict: None,
+                    transactions: "[]".into(),
+                    amount_lost: None,
+                    asset: None,
+                    occurred_at: None,
+                    reporter_contact: None,
+                    locale: "en".into(),
+                    related_to: None,
+                    created_at: t,
+                    updated_at: t,
+                    first_response_by: t + 900,
+                },
+                attachments: vec![],
+                first_event: ReportEventRecord {
+                    report_id: id.clone(),
+                    seq: 1,
+                    at: t,
+                    kind: "received".into(),
+                    public_en: "seeded".into(),
+                    public_zh: "seeded".into(),
+                    internal_note: None,
+                    actor_id: None,
+                },
+                idempotency: None,
+                escalation: Some(esc),
+            })
+            .await
+            .unwrap();
+    }
+    ids
+}
+
+#[tokio::test]
+async fn workflow_moves_are_checked_audited_and_shown_to_the_victim() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let b = json(
+        app.submit_report(&report("impersonation", None), &[], None)
+            .await,
+    )
+    .await;
+    let id = b["id"].as_str().unwrap();
+
+    // Illegal moves from `received`.
+    for to in ["investigating", "confirmed_fraud", "resolved", "received"] {
+        assert_problem(
+            move_to(&app, &sec, id, to).await,
+            409,
+            "illegal_transition",
+            to,
+        )
+        .await;
+    }
+    for to in ["triaged", "investigating", "confirmed_fraud"] {
+        let r = move_to(&app, &sec, id, to).await;
+        assert_eq!(r.status(), 200, "{to}");
+    }
+    let r = json(move_to(&app, &sec, id, "resolved").await).await;
+    assert_eq!(r["status"], "resolved");
+    assert_eq!(
+        r["escalation"]["priority"], "P2",
+        "confirmed impersonation is P2"
+    );
+    assert_problem(
+        move_to(&app, &sec, id, "triaged").await,
+        409,
+        "illegal_transition",
+        "after resolved",
+    )
+    .await;
+
+    let victim = json(app.report_status(id, b["receipt"].as_str().unwrap()).await).await;
+    assert_eq!(victim["status"], "resolved");
+    let kinds: Vec<&str> = victim["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "received",
+            "triaged",
+            "investigating",
+            "confirmed_fraud",
+            "resolved"
+        ]
+    );
+    assert!(
+        !victim.to_string().contains("moving to"),
+        "internal reasons stay internal"
+    );
+
+    // Reason required, role required, unknown report.
+    let r = post(
+        &app,
+        &sec,
+        &format!("/v1/reports/{id}/transition"),
+        Some(json!({"to": "triaged", "reason": " "})),
+    )
+    .await;
+    assert_problem(r, 400, "invalid_body", "empty reason").await;
+    let agent = app.create_staff("Agent", Role::Agent).await.key;
+    assert_problem(
+        move_to(&app, &agent, id, "triaged").await,
+        403,
+        "forbidden",
+        "agent",
+    )
+    .await;
+    assert_problem(
+        move_to(&app, &sec, "TD-0000-0000", "triaged").await,
+        404,
+        "report_not_found",
+        "missing",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dismissing_spam_directly_is_allowed_and_never_escalates() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let id = file(&app, &report("other", None)).await;
+    let r = json(move_to(&app, &sec, &id, "dismissed").await).await;
+    assert!(r.get("escalation").is_none());
+    assert_eq!(
+        post(&app, &sec, "/v1/escalations/claim", None)
+            .await
+            .status(),
+        204
+    );
+}
+
+#[tokio::test]
+async fn claims_come_in_priority_then_age_order_and_hard_evidence_escalates_at_intake() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let p3 = seed(&app, 2, Priority::P3).await;
+    let p2 = seed(&app, 2, Priority::P2).await;
+    // Intake: the scammer wrote from an official channel => P1, queued without any staff move.
+    app.register_channel("telegram", "@acme_support", None)
+        .await;
+    let auto = file(&app, &report("account_takeover", Some("@acme_support"))).await;
+
+    let mut order = Vec::new();
+    loop {
+        let r = post(&app, &sec, "/v1/escalations/claim", None).await;
+        if r.status() == 204 {
+            break;
+        }
+        let e = json(r).await;
+        order.push((
+            e["priority"].as_str().unwrap().to_owned(),
+            e["id"].as_str().unwrap().to_owned(),
+            e["report_id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(order.len(), 5);
+    assert_eq!(order[0].0, "P1");
+    assert_eq!(order[0].2, auto, "the auto-escalated report comes first");
+    let rest: Vec<&str> = order[1..].iter().map(|o| o.1.as_str()).collect();
+    assert_eq!(
+        rest,
+        [
+            p2[0].as_str(),
+            p2[1].as_str(),
+            p3[0].as_str(),
+            p3[1].as_str()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_expired_lease_returns_the_item_and_the_old_holder_can_no_longer_act() {
+    let app = spawn_app_with(|c| c.lease_secs = 1).await;
+    let alice = app.create_staff("Alice", Role::Security).await.key;
+    let bob = app.create_staff("Bob", Role::Security).await.key;
+    seed(&app, 1, Priority::P2).await;
+    let e = json(post(&app, &alice, "/v1/escalations/claim", None).await).await;
+    let id = e["id"].as_str().unwrap();
+    assert_eq!(
+        post(&app, &bob, "/v1/escalations/claim", None)
+            .await
+            .status(),
+        204,
+        "held by Alice"
+    );
+    assert_problem(
+        post(
+            &app,
+            &bob,
+            &format!("/v1/escalations/{id}/resolve"),
+            Some(json!({"outcome": "no_action", "note": "x"})),
+        )
+        .await,
+        409,
+        "not_lease_holder",
+        "Bob resolves Alice's item",
+    )
+    .await;
+    // Heartbeat keeps it.
+    assert_eq!(
+        post(
+            &app,
+            &alice,
+            &format!("/v1/escalations/{id}/heartbeat"),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let again = json(post(&app, &bob, "/v1/escalations/claim", None).await).await;
+    assert_eq!(again["id"], id, "re-claimed after expiry");
+    assert_eq!(again["claims"], 2);
+    assert_problem(
+        post(
+            &app,
+            &alice,
+            &format!("/v1/escalations/{id}/heartbeat"),
+            None,
+        )
+        .await,
+        409,
+        "not_lease_holder",
+        "expired holder",
+    )
+    .await;
+    let done = json(
+        post(
+            &app,
+            &bob,
+            &format!("/v1/escalations/{id}/resolve"),
+            Some(json!({"outcome": "takedown_requested", "note": "reported to Telegram"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(done["state"], "resolved");
+    assert_problem(
+        post(&app, &bob, &format!("/v1/escalations/{id}/release"), None).await,
+        409,
+        "not_lease_holder",
+        "resolved item",
+    )
+    .await;
+    assert_problem(
+        post(
+            &app,
+            &bob,
+            "/v1/escalations/00000000-0000-7000-8000-000000000000/release",
+            None,
+        )
+        .await,
+        404,
+        "escalation_not_found",
+        "unknown",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn release_gives_the_item_back_at_once() {
+    let app = spawn_app().await;
+    let alice = app.create_staff("Alice", Role::Security).await.key;
+    let bob = app.create_staff("Bob", Role::Security).await.key;
+    seed(&app, 1, Priority::P1).await;
+    let e = json(post(&app, &alice, "/v1/escalations/claim", None).await).await;
+    let id = e["id"].as_str().unwrap();
+    assert_eq!(
+        post(&app, &alice, &format!("/v1/escalations/{id}/release"), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        json(post(&app, &bob, "/v1/escalations/claim", None).await).await["id"],
+        id
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_concurrent_claimers_resolve_five_hundred_items_exactly_once() {
+    let app = Arc::new(spawn_app().await);
+    let mut seeded = seed(&app, 200, Priority::P3).await;
+    seeded.extend(seed(&app, 200, Priority::P2).await);
+    seeded.extend(seed(&app, 100, Priority::P1).await);
+    let mut keys = Vec::new();
+    for i in 0..32 {
+        keys.push(
+            app.create_staff(&format!("analyst-{i}"), Role::Security)
+                .await
+                .key,
+        );
+    }
+    let mut tasks = Vec::new();
+    for key in keys {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let r = post(&app, &key, "/v1/escalations/claim", None).await;
+                if r.status() == 204 {
+                    return mine;
+                }
+                assert_eq!(r.status(), 200);
+                let id = json(r).await["id"].as_str().unwrap().to_owned();
+                let done = post(
+                    &app,
+                    &key,
+                    &format!("/v1/escalations/{id}/resolve"),
+                    Some(json!({"outcome": "no_action", "note": "checked"})),
+                )
+                .await;
+                assert_eq!(
+                    done.status(),
+                    200,
+                    "a claimed item must be resolvable by its holder"
+                );
+                mine.push(id);
+            }
+        }));
+    }
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            *count.entry(id).or_default() += 1;
+        }
+    }
+    assert_eq!(count.len(), 500, "every item resolved");
+    assert!(count.values().all(|n| *n == 1), "no item resolved twice");
+    for id in &seeded {
+        assert_eq!(count.get(id), Some(&1));
+    }
+    let sec = app.create_staff("auditor", Role::Security).await.key;
+    let open = app
+        .client
+        .get(app.url("/v1/escalations?state=queued"))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(open).await.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn items_past_their_sla_are_flagged_listed_and_counted() {
+    let app = spawn_app_with(|c| c.sla_p3_secs = 1).await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let id = file(&app, &report("other", None)).await;
+    for to in ["triaged", "investigating", "confirmed_fraud"] {
+        assert_eq!(move_to(&app, &sec, &id, to).await.status(), 200);
+    }
+    let fresh = json(
+        app.client
+            .get(app.url("/v1/escalations?breached=true"))
+            .bearer_auth(&sec)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(fresh.as_array().unwrap().len(), 0);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let late = json(
+        app.client
+            .get(app.url("/v1/escalations?breached=true"))
+            .bearer_auth(&sec)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(late.as_array().unwrap().len(), 1);
+    assert_eq!(late[0]["report_id"], id);
+    assert_eq!(late[0]["sla_breached"], true);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("trustdesk_escalations_sla_breached"),
+        "gauge exported"
+    );
+}
+
+#[tokio::test]
+async fn a_scammer_confirmed_in_a_resolved_escalation_becomes_a_known_scam() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    app.register_channel("telegram", "@acme_support", None)
+        .await;
+    let before = app.check_channel("telegram", "@acme_help_desk").await;
+    assert_eq!(before["result"], "lookalike");
+
+    let id = file(&app, &report("impersonation", Some("@acme_help_desk"))).await;
+    for to in ["triaged", "investigating", "confirmed_fraud"] {
+        assert_eq!(move_to(&app, &sec, &id, to).await.status(), 200);
+    }
+    let e = json(post(&app, &sec, "/v1/escalations/claim", None).await).await;
+    assert_eq!(e["report_id"], id);
+    let eid = e["id"].as_str().unwrap();
+    post(
+        &app,
+        &sec,
+        &format!("/v1/escalations/{eid}/resolve"),
+        Some(json!({"outcome": "handle_blocklisted", "note": "blocked"})),
+    )
+    .await;
+
+    let after = app
+        .check_channel("telegram", "https://t.me/ACME_help_desk")
+        .await;
+    assert_eq!(after["result"], "known_scam", "{after}");
+    assert_eq!(after["confirmed_reports"], 1);
+    assert_eq!(
+        after["official"]["value"], "acme_support",
+        "still names what it imitates"
+    );
+    assert!(after["message"].as_str().unwrap().contains("known scammer"));
+
+    // A new report about that scammer is triaged with that knowledge.
+    let next = json(
+        app.submit_report(&report("impersonation", Some("@acme_help_desk")), &[], None)
+            .await,
+    )
+    .await;
+    let d = json(app.report_status(next["id"].as_str().unwrap(), &sec).await).await;
+    assert!(
+        d["triage_reasons"].to_string().contains("known scam"),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detected() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let agent = app.agent_with_channel("Alice", "@acme_support").await;
+    let s = app.new_session(&agent, "@acme_support").await;
+    app.revoke(&agent.key, s["session_id"].as_str().unwrap())
+        .await;
+    let id = file(&app, &report("impersonation", None)).await;
+    move_to(&app, &sec, &id, "triaged").await;
+    app.post_admin("/v1/keys/rotate").await;
+
+    let page = json(
+        app.client
+            .get(app.url("/v1/audit?limit=500"))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let actions: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "staff.add",
+        "channel.add",
+        "session.issue",
+        "session.revoke",
+        "report.transition",
+        "key.rotate",
+    ] {
+        assert!(actions.contains(&a), "{a} audited: {actions:?}");
+    }
+    let r = app
+        .client
+        .get(app.url("/v1/audit"))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 403, "forbidden", "security cannot read the audit trail").await;
+
+    let verify = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustdesk"))
+            .args([
+                "--database-url",
+                &app.config.database_url.0,
+                "audit",
+                "verify",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (ok, out) = verify();
+    assert!(ok && out.contains("chain intact"), "{out}");
+
+    let pool = sqlx::SqlitePool::connect(&app.config.database_url.0)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (ok, out) = verify();
+    assert!(
+        !ok && out.contains("BROKEN at entry 3") && out.contains("edited"),
+        "{out}"
+    );
+
+    // Restore by recomputing that one row's hash: the next link then breaks instead.
+    let row: (i64, Option<String>, String, String, String, String) = sqlx::query_as(
+        "SELECT at, actor_id, action, subject, details, prev_hash FROM audit_log WHERE seq = 3",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let d = trustdesk::storage::AuditDraft {
+        at: row.0,
+        actor_id: row.1,
+        action: row.2,
+        subject: row.3,
+        details: row.4,
+    };
+    let forged = trustdesk::audit::hash_entry(3, &row.5, &d);
+    sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 3")
+        .bind(&forged)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (ok, out) = verify();
+    assert!(
+        !ok && out.contains("BROKEN at entry 4"),
+        "rewriting a hash breaks the next link: {out}"
+    );
+
+    sqlx::query("DELETE FROM audit_log WHERE seq = 3")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (ok, out) = verify();
+    assert!(
+        !ok && out.contains("BROKEN at entry"),
+        "deleted entry detected: {out}"
+    );
+}
