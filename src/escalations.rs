@@ -346,19 +346,14 @@ pub async fn resolve(
         id,
         serde_json::json!({"outcome": outcome.as_str(), "note": note}),
     );
-    if !with_retry(|| {
-        store.resolve_escalation(
-            id,
-            &actor.id,
-            now(),
-            outcome.as_str(),
-            &note,
-            &a,
-            audit::hash_entry,
-        )
-    })
-    .await?
-    {
+    let res = crate::storage::Resolution {
+        id: id.to_owned(),
+        staff_id: actor.id.clone(),
+        at: now(),
+        outcome: outcome.as_str().to_owned(),
+        note: note.clone(),
+    };
+    if !with_retry(|| store.resolve_escalation(&res, &a, audit::hash_entry)).await? {
         return Err(not_held(store, id).await);
     }
     tracing::info!(escalation.id = %id, outcome = outcome.as_str(), "Escalation resolved");

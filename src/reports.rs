@@ -112,18 +112,33 @@ pub fn fingerprint(report_json: &[u8], files: &[StagedAttachment]) -> String {
     crate::staff::hex(&h.finalize())
 }
 
+/// One submission: the parsed report, what intake found out, its files and its idempotency key.
+pub struct Submission {
+    pub report: NewReport,
+    pub evidence: Evidence,
+    pub files: Vec<StagedAttachment>,
+    pub idem: Option<IdempotentRequest>,
+}
+
+/// Decides, from the stored report, whether it enters the escalation queue at intake.
+pub type AutoEscalate<'a> =
+    &'a (dyn Fn(&str, &ReportRecord) -> Option<crate::storage::EscalationRecord> + Sync);
+
 /// Accepts a report. See the module docs for what "accepted" guarantees.
 pub async fn submit(
     settings: &ReportSettings,
     store: &dyn Store,
     blobs: &BlobStore,
-    report: NewReport,
-    evidence: &Evidence,
-    files: Vec<StagedAttachment>,
-    idem: Option<IdempotentRequest>,
-    auto_escalate: &(dyn Fn(&str, &ReportRecord) -> Option<crate::storage::EscalationRecord>
-          + Sync),
+    sub: Submission,
+    auto_escalate: AutoEscalate<'_>,
 ) -> Result<Submitted, ReportError> {
+    let Submission {
+        report,
+        evidence,
+        files,
+        idem,
+    } = sub;
+    let evidence = &evidence;
     if let Some(i) = &idem {
         if let Some(prev) = store
             .idempotency_by_key(&receipt::idempotency_digest(&i.key))

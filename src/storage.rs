@@ -165,11 +165,7 @@ pub trait Store: Send + Sync + 'static {
     /// Closes a held item.
     async fn resolve_escalation(
         &self,
-        id: &str,
-        staff_id: &str,
-        now: i64,
-        outcome: &str,
-        note: &str,
+        r: &Resolution,
         audit: &AuditDraft,
         hasher: AuditHasher,
     ) -> Result<bool, StorageError>;

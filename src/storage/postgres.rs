@@ -8,7 +8,8 @@ use super::sql::{self, impl_store};
 use super::{
     AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
     EscalationRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord, ReportFilter,
-    ReportRecord, ReportTransition, SessionRecord, SessionView, StaffRecord, StorageError, Store,
+    ReportRecord, ReportTransition, Resolution, SessionRecord, SessionView, StaffRecord,
+    StorageError, Store,
 };
 
 pub struct PgStore {

@@ -196,3 +196,13 @@ pub struct ReportTransition {
     /// Enqueued in the same transaction (ignored if the report already has one).
     pub escalation: Option<EscalationRecord>,
 }
+
+/// Closing an escalation: by whom, when, with what outcome.
+#[derive(Clone, Debug)]
+pub struct Resolution {
+    pub id: String,
+    pub staff_id: String,
+    pub at: i64,
+    pub outcome: String,
+    pub note: String,
+}

@@ -661,14 +661,12 @@ macro_rules! impl_store {
         #[tracing::instrument(skip_all)]
         async fn resolve_escalation(
             &self,
-            id: &str,
-            staff_id: &str,
-            now: i64,
-            outcome: &str,
-            note: &str,
+            res: &Resolution,
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<bool, StorageError> {
+            let (id, staff_id, now, outcome, note) =
+                (&res.id, &res.staff_id, res.at, &res.outcome, &res.note);
             let mut tx = self.pool.begin_with($begin).await?;
             let r = sqlx::query(
                 "UPDATE escalations SET state = 'resolved', resolved_at = $1, resolved_by = $2, \

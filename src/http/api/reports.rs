@@ -154,17 +154,13 @@ pub async fn submit(
             },
         )
     };
-    let done = reports::submit(
-        &s.reports,
-        s.store.as_ref(),
-        &s.blobs,
+    let sub = reports::Submission {
         report,
-        &evidence,
+        evidence,
         files,
         idem,
-        &auto,
-    )
-    .await?;
+    };
+    let done = reports::submit(&s.reports, s.store.as_ref(), &s.blobs, sub, &auto).await?;
     if !done.replayed {
         metrics::counter!("trustdesk_reports_total", "priority" => done.priority.as_str())
             .increment(1);
