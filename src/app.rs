@@ -60,6 +60,7 @@ impl App {
             max_total_bytes: config.max_report_bytes,
         };
         let queue = crate::escalations::QueueSettings {
+            base_url: config.issuer().to_owned(),
             lease_secs: config.lease_secs,
             sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
         };
@@ -184,7 +185,20 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![reload, upkeep, sweeper, breaches]
+    let mut tasks = vec![reload, upkeep, sweeper, breaches];
+    if let Some(url) = &state.config.webhook_url {
+        let settings = crate::notify::WebhookSettings {
+            url: url.clone(),
+            max_attempts: state.config.webhook_max_attempts.max(1),
+            backoff_secs: state.config.webhook_backoff_secs,
+        };
+        tasks.push(tokio::spawn(crate::notify::run(
+            settings,
+            state.store.clone(),
+            state.keys.clone(),
+        )));
+    }
+    tasks
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -21,6 +21,8 @@
 //! | `TRUSTDESK_MAX_REPORT_BYTES` | `26214400` | bytes of attachments per report (25 MiB) |
 //! | `TRUSTDESK_UPLOAD_TIMEOUT_SECS` | `300` | whole-request timeout for report uploads |
 //! | `TRUSTDESK_CLEANUP_INTERVAL_SECS` | `3600` | orphan files older than this are removed |
+//! | `TRUSTDESK_WEBHOOK_URL` | unset | receiver of new P1 escalations |
+//! | `TRUSTDESK_WEBHOOK_MAX_ATTEMPTS` / `_BACKOFF_SECS` | `12` / `5` | webhook retries |
 //! | `TRUSTDESK_LEASE_SECS` | `300` | escalation lease without heartbeat |
 //! | `TRUSTDESK_SLA_P1_SECS` / `_P2_` / `_P3_` | `900` / `14400` / `86400` | first-response targets |
 
@@ -179,6 +181,29 @@ pub struct Config {
     )]
     pub cleanup_interval_secs: u32,
 
+    /// Webhook that receives new P1 escalations (JSON, Ed25519-signed). Unset: none are sent
+    /// (they stay in the outbox and go out once a URL is configured).
+    #[arg(long, global = true, env = "TRUSTDESK_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+
+    /// Delivery attempts per webhook message before giving up.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_WEBHOOK_MAX_ATTEMPTS",
+        default_value_t = 12
+    )]
+    pub webhook_max_attempts: u32,
+
+    /// First webhook retry delay in seconds; doubles per attempt, capped at one hour.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_WEBHOOK_BACKOFF_SECS",
+        default_value_t = 5
+    )]
+    pub webhook_backoff_secs: u32,
+
     /// How long a claimed escalation stays leased without a heartbeat, in seconds.
     #[arg(
         long,
@@ -265,6 +290,9 @@ impl Config {
             max_report_bytes: 25 * 1024 * 1024,
             upload_timeout_secs: 300,
             cleanup_interval_secs: 3600,
+            webhook_url: None,
+            webhook_max_attempts: 12,
+            webhook_backoff_secs: 5,
             lease_secs: 300,
             sla_p1_secs: 15 * 60,
             sla_p2_secs: 4 * 3600,

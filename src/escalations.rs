@@ -13,7 +13,10 @@ use utoipa::ToSchema;
 use crate::audit;
 use crate::reports::{Priority, Status};
 use crate::staff::Staff;
-use crate::storage::{EscalationFilter, EscalationRecord, ReportTransition, StorageError, Store};
+use crate::storage::{
+    EscalationFilter, EscalationRecord, NewEscalation, OutboxRecord, ReportTransition,
+    StorageError, Store,
+};
 use crate::types::now;
 
 pub const MAX_REASON_CHARS: usize = 2000;
@@ -69,6 +72,8 @@ impl Outcome {
 
 #[derive(Clone, Debug)]
 pub struct QueueSettings {
+    /// Public base URL, for links in notifications.
+    pub base_url: String,
     pub lease_secs: u32,
     /// SLA for P1, P2, P3 in seconds.
     pub sla_secs: [u32; 3],
@@ -101,15 +106,16 @@ pub fn allowed(from: Status, to: Status) -> bool {
     )
 }
 
-/// A new queue item for a report.
+/// A new queue item for a report. A P1 item also gets its webhook notification, written in the
+/// same transaction (see [`crate::notify`]).
 pub fn new_escalation(
     settings: &QueueSettings,
     report_id: &str,
     priority: Priority,
     reason: &str,
     at: i64,
-) -> EscalationRecord {
-    EscalationRecord {
+) -> NewEscalation {
+    let record = EscalationRecord {
         // Time-ordered (UUIDv7): within one second, the id still orders items by age.
         id: uuid::Uuid::now_v7().to_string(),
         report_id: report_id.to_owned(),
@@ -126,7 +132,31 @@ pub fn new_escalation(
         resolved_by: None,
         outcome: None,
         note: None,
-    }
+    };
+    let notify = (priority == Priority::P1).then(|| {
+        let payload = serde_json::json!({
+            "type": "escalation.created",
+            "escalation_id": record.id,
+            "report_id": record.report_id,
+            "priority": record.priority,
+            "reason": record.reason,
+            "created_at": crate::types::rfc3339(record.created_at),
+            "sla_due_at": crate::types::rfc3339(record.sla_due_at),
+            "report_api_url": format!("{}/v1/reports/{}", settings.base_url, record.report_id),
+        });
+        OutboxRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: "escalation.created".into(),
+            payload: payload.to_string(),
+            created_at: at,
+            attempts: 0,
+            next_attempt_at: at,
+            locked_until: None,
+            delivered_at: None,
+            last_error: None,
+        }
+    });
+    NewEscalation { record, notify }
 }
 
 /// Escalation priority for a confirmed report: P1 when funds are at immediate risk or an

@@ -5,7 +5,10 @@
 //! - [`http`] is the only layer that knows about HTTP: routes, extractors, problem responses, pages.
 //! - Domain capabilities, free of axum and sqlx: [`tokens`] (PASETO sessions, keys, verdicts),
 //!   [`channels`] (official-channel registry, lookalikes), [`staff`] (accounts, roles, API keys).
-//! - [`storage`] is one `Store` trait with an implementation per engine (SQLite, PostgreSQL).
+//!   [`reports`] (fraud reports, evidence, receipts), [`escalations`] (review workflow, queue),
+//!   [`audit`] (hash-chained trail), [`notify`] (webhook outbox delivery).
+//! - [`storage`] is one `Store` trait with an implementation per engine (SQLite, PostgreSQL),
+//!   plus `storage::blobs` for content-addressed evidence files.
 //! - [`types`] is shared vocabulary with no logic.
 #![forbid(unsafe_code)]
 
@@ -16,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod escalations;
 pub mod http;
+pub mod notify;
 pub mod reports;
 pub mod staff;
 pub mod storage;

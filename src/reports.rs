@@ -122,7 +122,7 @@ pub struct Submission {
 
 /// Decides, from the stored report, whether it enters the escalation queue at intake.
 pub type AutoEscalate<'a> =
-    &'a (dyn Fn(&str, &ReportRecord) -> Option<crate::storage::EscalationRecord> + Sync);
+    &'a (dyn Fn(&str, &ReportRecord) -> Option<crate::storage::NewEscalation> + Sync);
 
 /// Accepts a report. See the module docs for what "accepted" guarantees.
 pub async fn submit(

@@ -183,6 +183,24 @@ pub trait Store: Send + Sync + 'static {
     /// How many resolved escalations with an action outcome name this scammer channel.
     async fn known_scam_count(&self, kind: &str, value: &str) -> Result<i64, StorageError>;
 
+    // Outbox
+    /// Leases up to `limit` undelivered messages that are due, for `lock_secs`.
+    async fn lease_outbox(
+        &self,
+        now: i64,
+        lock_secs: i64,
+        max_attempts: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRecord>, StorageError>;
+    async fn outbox_delivered(&self, id: &str, at: i64) -> Result<(), StorageError>;
+    async fn outbox_failed(
+        &self,
+        id: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<(), StorageError>;
+    async fn outbox_by_id(&self, id: &str) -> Result<Option<OutboxRecord>, StorageError>;
+
     // Audit trail
     async fn append_audit(
         &self,

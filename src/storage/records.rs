@@ -109,7 +109,7 @@ pub struct NewReportBundle {
     pub first_event: ReportEventRecord,
     pub idempotency: Option<IdempotencyRecord>,
     /// Hard evidence at intake enqueues an escalation in the same transaction.
-    pub escalation: Option<EscalationRecord>,
+    pub escalation: Option<NewEscalation>,
 }
 
 /// Staff list filter. Every field narrows; `before` is a keyset cursor (created_at, id).
@@ -194,7 +194,7 @@ pub struct ReportTransition {
     pub internal_note: Option<String>,
     pub actor_id: String,
     /// Enqueued in the same transaction (ignored if the report already has one).
-    pub escalation: Option<EscalationRecord>,
+    pub escalation: Option<NewEscalation>,
 }
 
 /// Closing an escalation: by whom, when, with what outcome.
@@ -205,4 +205,24 @@ pub struct Resolution {
     pub at: i64,
     pub outcome: String,
     pub note: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct OutboxRecord {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub locked_until: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A queue item and the notification announcing it, written together.
+#[derive(Clone, Debug)]
+pub struct NewEscalation {
+    pub record: EscalationRecord,
+    pub notify: Option<OutboxRecord>,
 }

@@ -169,8 +169,9 @@ macro_rules! impl_store {
 
         async fn insert_escalation_tx(
             tx: &mut sqlx::Transaction<'_, $db>,
-            e: &EscalationRecord,
+            new: &NewEscalation,
         ) -> Result<bool, StorageError> {
+            let e = &new.record;
             let exists: Option<(String,)> =
                 sqlx::query_as("SELECT id FROM escalations WHERE report_id = $1")
                     .bind(&e.report_id)
@@ -197,6 +198,23 @@ macro_rules! impl_store {
                 .bind(&e.note)
                 .execute(&mut **tx)
                 .await?;
+            if let Some(o) = &new.notify {
+                sqlx::query(
+                    "INSERT INTO outbox (id, kind, payload, created_at, attempts, next_attempt_at, \
+                     locked_until, delivered_at, last_error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&o.id)
+                .bind(&o.kind)
+                .bind(&o.payload)
+                .bind(o.created_at)
+                .bind(o.attempts)
+                .bind(o.next_attempt_at)
+                .bind(o.locked_until)
+                .bind(o.delivered_at)
+                .bind(&o.last_error)
+                .execute(&mut **tx)
+                .await?;
+            }
             Ok(true)
         }
     }
@@ -768,6 +786,86 @@ macro_rules! impl_store {
             );
             let (n,): (i64,) = sqlx::query_as(&q).bind(kind).bind(value).fetch_one(&self.pool).await?;
             Ok(n)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn lease_outbox(
+            &self,
+            now: i64,
+            lock_secs: i64,
+            max_attempts: i64,
+            limit: i64,
+        ) -> Result<Vec<OutboxRecord>, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let due: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
+                 AND attempts < $2 AND (locked_until IS NULL OR locked_until < $1) \
+                 ORDER BY next_attempt_at LIMIT $3",
+            )
+            .bind(now)
+            .bind(max_attempts)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut leased = Vec::new();
+            for (id,) in due {
+                let row = sqlx::query_as::<_, OutboxRecord>(
+                    "UPDATE outbox SET locked_until = $1 WHERE id = $2 \
+                     AND (locked_until IS NULL OR locked_until < $3) RETURNING id, kind, payload, \
+                     created_at, attempts, next_attempt_at, locked_until, delivered_at, last_error",
+                )
+                .bind(now + lock_secs)
+                .bind(&id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                leased.extend(row);
+            }
+            tx.commit().await?;
+            Ok(leased)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn outbox_delivered(&self, id: &str, at: i64) -> Result<(), StorageError> {
+            sqlx::query(
+                "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, locked_until = NULL, \
+                 last_error = NULL WHERE id = $2",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn outbox_failed(
+            &self,
+            id: &str,
+            next_attempt_at: i64,
+            error: &str,
+        ) -> Result<(), StorageError> {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, \
+                 locked_until = NULL, last_error = $2 WHERE id = $3",
+            )
+            .bind(next_attempt_at)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn outbox_by_id(&self, id: &str) -> Result<Option<OutboxRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, OutboxRecord>(
+                "SELECT id, kind, payload, created_at, attempts, next_attempt_at, locked_until, \
+                 delivered_at, last_error FROM outbox WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
         }
 
         #[tracing::instrument(skip_all)]

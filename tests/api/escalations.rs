@@ -48,6 +48,7 @@ async fn move_to(app: &TestApp, key: &str, id: &str, to: &str) -> reqwest::Respo
 /// for queue tests; the HTTP path is covered separately).
 async fn seed(app: &TestApp, n: usize, priority: Priority) -> Vec<String> {
     let q = QueueSettings {
+        base_url: "http://127.0.0.1".into(),
         lease_secs: 300,
         sla_secs: [900, 14_400, 86_400],
     };
@@ -56,7 +57,7 @@ async fn seed(app: &TestApp, n: usize, priority: Priority) -> Vec<String> {
         let id = trustdesk::reports::receipt::new_report_id();
         let t = now();
         let esc = new_escalation(&q, &id, priority, "seeded", t);
-        ids.push(esc.id.clone());
+        ids.push(esc.record.id.clone());
         app.store
             .insert_report(&NewReportBundle {
                 report: ReportRecord {
@@ -618,4 +619,117 @@ async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detect
         !ok && out.contains("BROKEN at entry"),
         "deleted entry detected: {out}"
     );
+}
+
+#[tokio::test]
+async fn new_p1_escalations_reach_the_webhook_signed_and_retried_after_failures() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Seen {
+        calls: Vec<(axum::http::HeaderMap, Vec<u8>)>,
+    }
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s2 = seen.clone();
+    // A receiver that fails twice, then accepts.
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let s2 = s2.clone();
+                async move {
+                    let mut s = s2.lock().unwrap();
+                    s.calls.push((headers, body.to_vec()));
+                    if s.calls.len() <= 2 {
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let app = spawn_app_with(|c| {
+        c.webhook_url = Some(hook);
+        c.webhook_backoff_secs = 1;
+    })
+    .await;
+    app.register_channel("telegram", "@acme_support", None)
+        .await;
+    let report_id = file(&app, &report("account_takeover", Some("@acme_support"))).await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.lock().unwrap().calls.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "webhook not retried to success"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let calls = std::mem::take(&mut seen.lock().unwrap().calls);
+    assert_eq!(
+        calls.len(),
+        3,
+        "two failures, one success, then nothing more"
+    );
+    let delivery = calls[0].0["trustdesk-delivery"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        calls
+            .iter()
+            .all(|(h, _)| h["trustdesk-delivery"] == delivery.as_str()),
+        "same delivery id on retries"
+    );
+
+    let (headers, body) = &calls[2];
+    let payload: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(payload["type"], "escalation.created");
+    assert_eq!(payload["priority"], "P1");
+    assert_eq!(payload["report_id"], report_id);
+
+    // Verify the signature the way a receiver would: with the published key named by kid.
+    let kid = headers["trustdesk-key-id"].to_str().unwrap();
+    let keys = json(app.get("/.well-known/trustdesk-keys").await).await;
+    let paserk = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap()["paserk"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vk = trustdesk::tokens::paserk::public_from_paserk(&paserk).unwrap();
+    let ts: i64 = headers["trustdesk-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sig = headers["trustdesk-signature"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("ed25519=")
+        .unwrap();
+    use base64::Engine as _;
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
+    let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
+    let msg = trustdesk::notify::signed_message(ts, body);
+    assert!(vk.verify_strict(&msg, &sig).is_ok(), "signature verifies");
+    let mut tampered = body.clone();
+    tampered[0] ^= 1;
+    assert!(vk
+        .verify_strict(&trustdesk::notify::signed_message(ts, &tampered), &sig)
+        .is_err());
+
+    let row = app.store.outbox_by_id(&delivery).await.unwrap().unwrap();
+    assert!(row.delivered_at.is_some());
+    assert_eq!(row.attempts, 3);
 }
