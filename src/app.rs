@@ -64,7 +64,13 @@ impl App {
             lease_secs: config.lease_secs,
             sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
         };
+        let specs = crate::ratelimit::parse_specs(&config.rate_limits)
+            .map_err(|e| anyhow::anyhow!("TRUSTDESK_RATE_LIMITS: {e}"))?;
+        let trusted = crate::http::limits::parse_trusted(&config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TRUSTDESK_TRUSTED_PROXIES: {e}"))?;
         let state = AppState {
+            limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),
+            trusted_proxies: Arc::new(trusted),
             queue: Arc::new(queue),
             blobs: Arc::new(blobs),
             reports: Arc::new(reports),
@@ -185,7 +191,16 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    let mut tasks = vec![reload, upkeep, sweeper, breaches];
+    let limiter = state.limiter.clone();
+    let purge = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            limiter.purge();
+            metrics::gauge!("trustdesk_ratelimit_tracked_keys").set(limiter.tracked_keys() as f64);
+        }
+    });
+    let mut tasks = vec![reload, upkeep, sweeper, breaches, purge];
     if let Some(url) = &state.config.webhook_url {
         let settings = crate::notify::WebhookSettings {
             url: url.clone(),

@@ -23,6 +23,10 @@
 //! | `TRUSTDESK_CLEANUP_INTERVAL_SECS` | `3600` | orphan files older than this are removed |
 //! | `TRUSTDESK_WEBHOOK_URL` | unset | receiver of new P1 escalations |
 //! | `TRUSTDESK_WEBHOOK_MAX_ATTEMPTS` / `_BACKOFF_SECS` | `12` / `5` | webhook retries |
+//! | `TRUSTDESK_RATE_LIMITS` | built-in defaults | `off` or `class=BURST/PERIOD,…` |
+//! | `TRUSTDESK_TRUSTED_PROXIES` | none | proxies whose forwarding headers are believed |
+//! | `TRUSTDESK_MAX_CONCURRENT_REQUESTS` | `512` | load shedding threshold |
+//! | `TRUSTDESK_HSTS` | `false` | send Strict-Transport-Security |
 //! | `TRUSTDESK_LEASE_SECS` | `300` | escalation lease without heartbeat |
 //! | `TRUSTDESK_SLA_P1_SECS` / `_P2_` / `_P3_` | `900` / `14400` / `86400` | first-response targets |
 
@@ -204,6 +208,36 @@ pub struct Config {
     )]
     pub webhook_backoff_secs: u32,
 
+    /// Rate limits: `off`, or overrides like `report_submit=3/12m,verify=60/500ms` (burst, then
+    /// one request per period). Classes: verify, channel_check, report_submit, report_read,
+    /// staff, auth_failure, public. Empty: the built-in defaults.
+    #[arg(long, global = true, env = "TRUSTDESK_RATE_LIMITS", default_value = "")]
+    pub rate_limits: String,
+
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` headers are believed (comma-separated IPs
+    /// or CIDRs). From anyone else those headers are ignored.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    pub trusted_proxies: String,
+
+    /// Requests served at once; beyond this, new requests get 503 + Retry-After at once
+    /// instead of queueing without bound.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 512
+    )]
+    pub max_concurrent_requests: usize,
+
+    /// Send `Strict-Transport-Security` (set when the public URL is served over HTTPS).
+    #[arg(long, global = true, env = "TRUSTDESK_HSTS", default_value_t = false)]
+    pub hsts: bool,
+
     /// How long a claimed escalation stays leased without a heartbeat, in seconds.
     #[arg(
         long,
@@ -290,6 +324,11 @@ impl Config {
             max_report_bytes: 25 * 1024 * 1024,
             upload_timeout_secs: 300,
             cleanup_interval_secs: 3600,
+            // Tests that exercise limits turn them on; the rest must not trip over them.
+            rate_limits: "off".into(),
+            trusted_proxies: String::new(),
+            max_concurrent_requests: 512,
+            hsts: false,
             webhook_url: None,
             webhook_max_attempts: 12,
             webhook_backoff_secs: 5,

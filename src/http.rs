@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod limits;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
             },
             enforce_timeout,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(
             // Outermost first: security headers wrap everything, including timeout and panic
@@ -157,6 +159,18 @@ pub fn router(state: AppState) -> Router {
                     header::CONTENT_SECURITY_POLICY,
                     HeaderValue::from_static(CSP),
                 ))
+                .option_layer(state.config.hsts.then(|| {
+                    SetResponseHeaderLayer::overriding(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+                    )
+                }))
+                // Shed load rather than queue without bound: past the limit, 503 at once.
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async { ApiError::Overloaded },
+                ))
+                .load_shed()
+                .concurrency_limit(state.config.max_concurrent_requests.max(1))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     // The span names the route template, never the URI: `/v/{token}` must not

@@ -20,6 +20,7 @@ pub mod config;
 pub mod escalations;
 pub mod http;
 pub mod notify;
+pub mod ratelimit;
 pub mod reports;
 pub mod staff;
 pub mod storage;

@@ -50,6 +50,12 @@ pub enum ApiError {
     /// 507: the disk for evidence is full.
     #[error("storage is full; please try again later")]
     InsufficientStorage,
+    /// 429: over a rate limit; `Retry-After` says when to come back.
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: overloaded, shedding load; retry shortly.
+    #[error("the service is busy; retry shortly")]
+    Overloaded,
     /// 503: a dependency (the database) is unavailable; retry later.
     #[error("service temporarily unavailable")]
     Unavailable,
@@ -126,6 +132,16 @@ impl ApiError {
                 "unsupported_media_type",
                 "Unsupported media type",
             ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+            ApiError::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Service overloaded",
+            ),
             ApiError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -178,6 +194,13 @@ impl IntoResponse for ApiError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let ApiError::RateLimited { retry_after_secs } = &self {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        if code == "invalid_credentials" {
+            // A wrong key is a guess: the rate-limit middleware counts it.
+            resp.extensions_mut().insert(super::limits::AuthFailed);
         }
         resp
     }

@@ -177,7 +177,9 @@ fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale) -> Response {
             "Trustdesk and real support never ask for your seed phrase, private keys, a payment or remote access."
         },
     };
-    HtmlPage(page).into_response()
+    let mut resp = HtmlPage(page).into_response();
+    super::api::verify::mark_guess(&mut resp, verdict);
+    resp
 }
 
 /// The stylesheet, embedded so the binary is self-contained.
@@ -304,7 +306,9 @@ pub async fn report_status_submit(
             false,
         )),
         Err(crate::reports::ReportError::NotFound) => {
-            Ok(status_page(locale, canonical, None, true))
+            let mut resp = status_page(locale, canonical, None, true);
+            resp.extensions_mut().insert(super::limits::AuthFailed);
+            Ok(resp)
         }
         Err(e) => Err(e.into()),
     }

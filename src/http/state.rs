@@ -21,6 +21,8 @@ pub struct AppState {
     pub reports: Arc<ReportSettings>,
     pub attachment_limits: AttachmentLimits,
     pub queue: Arc<crate::escalations::QueueSettings>,
+    pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl AppState {

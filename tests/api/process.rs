@@ -38,6 +38,12 @@ pub fn start(dir: &Path, extra: &[&str]) -> Proc {
     let mut child = Command::new(bin())
         .args(common_args(dir))
         .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
+        // Load-style process tests would trip the default limits; the limits have their own tests.
+        .args(if extra.contains(&"--rate-limits") {
+            &[][..]
+        } else {
+            &["--rate-limits", "off"][..]
+        })
         .args(extra)
         .arg("serve")
         .stdout(Stdio::null())

@@ -478,7 +478,17 @@ pub async fn status(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(resp);
     }
-    let v = reports::status_for_victim(s.store.as_ref(), &id, &bearer, locale).await?;
+    let v = match reports::status_for_victim(s.store.as_ref(), &id, &bearer, locale).await {
+        Ok(v) => v,
+        Err(e @ reports::ReportError::NotFound) => {
+            // A wrong receipt is a guess: counted towards the lockout.
+            let mut resp = ApiError::from(e).into_response();
+            resp.extensions_mut()
+                .insert(crate::http::limits::AuthFailed);
+            return Ok(resp);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut resp = Json(victim_status(&v)).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -1,6 +1,7 @@
 //! `POST /v1/verify`: is this contact genuine?
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -131,7 +132,7 @@ pub async fn verify(
     State(s): State<AppState>,
     PreferredLocale(header_locale): PreferredLocale,
     AppJson(req): AppJson<VerifyRequest>,
-) -> Result<Json<VerifyResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     if req.input.len() > tokens::input::MAX_INPUT_LEN {
         return Err(ApiError::bad_request(
             "input_too_long",
@@ -146,5 +147,15 @@ pub async fn verify(
     let verdict =
         tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &req.input).await?;
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
-    Ok(Json(present(&verdict, locale, s.base_url())))
+    let mut resp = Json(present(&verdict, locale, s.base_url())).into_response();
+    mark_guess(&mut resp, &verdict);
+    Ok(resp)
+}
+
+/// An unknown session code is a guess: the rate-limit middleware counts it towards the lockout.
+pub fn mark_guess(resp: &mut axum::response::Response, verdict: &Verdict) {
+    if matches!(verdict, Verdict::Forged(ForgeryReason::UnknownCode)) {
+        resp.extensions_mut()
+            .insert(crate::http::limits::AuthFailed);
+    }
 }

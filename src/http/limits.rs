@@ -1,0 +1,215 @@
+//! The HTTP side of abuse protection: who the client is, which limit applies, and the 429
+//! answer with `Retry-After` and the IETF `RateLimit` / `RateLimit-Policy` headers.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::ratelimit::{ip_key, staff_key, Allowed, ClientKey, LimitedAction, RateLimited};
+
+/// Put into a response's extensions by handlers when the request was a failed guess (wrong
+/// receipt, unknown API key, unknown session code); the middleware then counts it.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthFailed;
+
+/// Parses `TRUSTDESK_TRUSTED_PROXIES`.
+pub fn parse_trusted(s: &str) -> Result<Vec<IpNet>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("not an IP or CIDR: {p:?}"))
+        })
+        .collect()
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+/// right-most address in the forwarding headers that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        if let Ok(v) = v.to_str() {
+            chain.extend(v.split(',').filter_map(|p| p.trim().parse::<IpAddr>().ok()));
+        }
+    }
+    if chain.is_empty() {
+        for v in headers.get_all(header::FORWARDED) {
+            if let Ok(v) = v.to_str() {
+                for part in v.split([',', ';']) {
+                    if let Some(f) = part.trim().strip_prefix("for=") {
+                        let f = f.trim_matches('"').trim_start_matches('[');
+                        let f = f.split(']').next().unwrap_or(f);
+                        if let Ok(ip) = f.parse::<IpAddr>() {
+                            chain.push(ip);
+                        } else if let Ok(sa) = f.parse::<SocketAddr>() {
+                            chain.push(sa.ip());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    chain
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .copied()
+        .unwrap_or(peer)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// Which limit a request falls under, and whether failed guesses lock it out.
+fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction, bool)> {
+    Some(match (method.as_str(), route) {
+        (_, "/healthz" | "/readyz" | "/metrics" | "/assets/style.css") => return None,
+        ("POST", "/v1/verify" | "/verify") | ("GET", "/v/{token}") => (LimitedAction::Verify, true),
+        (_, "/v1/channels/check") => (LimitedAction::ChannelCheck, false),
+        ("POST", "/v1/reports") => (LimitedAction::ReportSubmit, false),
+        ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
+        (_, "/r/{id}") => (LimitedAction::ReportRead, true),
+        _ if staff => (LimitedAction::Staff, true),
+        _ => (LimitedAction::Public, false),
+    })
+}
+
+pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if !s.limiter.enabled() {
+        return next.run(req).await;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(peer, req.headers(), &s.trusted_proxies);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let key_bearer = bearer(req.headers()).filter(|b| b.starts_with("tdk_"));
+    let Some((action, guards_secrets)) = classify(req.method(), &route, key_bearer.is_some())
+    else {
+        return next.run(req).await;
+    };
+    let ip_key: ClientKey = ip_key(ip);
+    // A client locked out for guessing gets nothing that checks a secret.
+    if guards_secrets || key_bearer.is_some() {
+        if let Err(l) = s.limiter.check_lockout(&ip_key) {
+            return limited(l);
+        }
+    }
+    let key = match (action, key_bearer) {
+        (LimitedAction::Staff, Some(b)) => staff_key(b),
+        _ => ip_key,
+    };
+    let allowed = match s.limiter.check(action, &key) {
+        Ok(a) => a,
+        Err(l) => return limited(l),
+    };
+    metrics::counter!("trustdesk_ratelimit_decisions_total", "class" => action.name(), "decision" => "allowed")
+        .increment(1);
+    let mut resp = next.run(req).await;
+    if resp.extensions().get::<AuthFailed>().is_some() {
+        s.limiter.record_failure(&ip_key);
+    }
+    if let Some(a) = allowed {
+        set_headers(resp.headers_mut(), action, &a);
+    }
+    resp
+}
+
+fn set_headers(h: &mut HeaderMap, action: LimitedAction, a: &Allowed) {
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        action.name(),
+        a.spec.burst,
+        a.spec.window_secs()
+    );
+    let state = format!(
+        "\"{}\";r={};t={}",
+        action.name(),
+        a.remaining,
+        a.spec.period.as_secs().max(1)
+    );
+    if let (Ok(p), Ok(r)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&state),
+    ) {
+        h.insert("ratelimit-policy", p);
+        h.insert("ratelimit", r);
+    }
+}
+
+fn limited(l: RateLimited) -> Response {
+    metrics::counter!("trustdesk_ratelimit_decisions_total", "class" => l.action.name(), "decision" => "limited")
+        .increment(1);
+    // Round up: a client that waits exactly Retry-After must then be allowed.
+    let secs = l.retry_after.as_millis().div_ceil(1000).max(1) as u64;
+    let mut resp = ApiError::RateLimited {
+        retry_after_secs: secs,
+    }
+    .into_response();
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    let policy = format!(
+        "\"{}\";q={};w={}",
+        l.action.name(),
+        l.spec.burst,
+        l.spec.window_secs()
+    );
+    if let Ok(p) = HeaderValue::from_str(&policy) {
+        h.insert("ratelimit-policy", p);
+    }
+    if let Ok(r) = HeaderValue::from_str(&format!("\"{}\";r=0;t={secs}", l.action.name())) {
+        h.insert("ratelimit", r);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let trusted = parse_trusted("10.0.0.0/8, 192.0.2.1").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9, 10.1.2.3".parse().unwrap());
+        let from_proxy = client_ip("10.0.0.5".parse().unwrap(), &h, &trusted);
+        assert_eq!(from_proxy, "203.0.113.9".parse::<IpAddr>().unwrap());
+        let direct = client_ip("198.51.100.7".parse().unwrap(), &h, &trusted);
+        assert_eq!(
+            direct,
+            "198.51.100.7".parse::<IpAddr>().unwrap(),
+            "untrusted peer: header ignored"
+        );
+        let mut f = HeaderMap::new();
+        f.insert(
+            header::FORWARDED,
+            "for=\"[2001:db8::1]:4711\";proto=https".parse().unwrap(),
+        );
+        assert_eq!(
+            client_ip("192.0.2.1".parse().unwrap(), &f, &trusted),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        assert!(parse_trusted("nonsense").is_err());
+    }
+}
