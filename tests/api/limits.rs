@@ -1,0 +1,251 @@
+//! Rate limits and request hardening on a real server.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{json, spawn_app_with, TestApp};
+
+fn report() -> serde_json::Value {
+    json!({"category": "other", "description": "spam test"})
+}
+
+/// A client bound to a given loopback source address (127.0.0.2 is a different client).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn submit_as(
+    app: &TestApp,
+    client: &reqwest::Client,
+    xff: Option<&str>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new().part(
+        "report",
+        reqwest::multipart::Part::text(report().to_string()),
+    );
+    let mut req = client.post(app.url("/v1/reports")).multipart(form);
+    if let Some(x) = xff {
+        req = req.header("x-forwarded-for", x);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_flooding_client_is_limited_while_another_is_served() {
+    let app = spawn_app_with(|c| c.rate_limits = "report_submit=3/1h".into()).await;
+    let flooder = client_from("127.0.0.1");
+    for i in 0..3 {
+        let r = submit_as(&app, &flooder, None).await;
+        assert_eq!(r.status(), 201, "within burst #{i}");
+        assert!(
+            r.headers().contains_key("ratelimit"),
+            "RateLimit header on success"
+        );
+        assert!(r.headers()["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .contains("report_submit"));
+    }
+    let r = submit_as(&app, &flooder, None).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3500..=3600).contains(&retry),
+        "burst 3, then one per hour: {retry}"
+    );
+    assert!(r.headers()["ratelimit"].to_str().unwrap().contains("r=0"));
+    assert_eq!(json(r).await["code"], "rate_limited");
+
+    let other = client_from("127.0.0.2");
+    assert_eq!(
+        submit_as(&app, &other, None).await.status(),
+        201,
+        "a second client is still served"
+    );
+    // Verification has its own, separate budget.
+    let v = flooder
+        .post(app.url("/v1/verify"))
+        .json(&json!({"input": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.status(), 200);
+}
+
+#[tokio::test]
+async fn waiting_for_retry_after_is_enough() {
+    let app = spawn_app_with(|c| c.rate_limits = "report_submit=1/2s".into()).await;
+    let c = client_from("127.0.0.1");
+    assert_eq!(submit_as(&app, &c, None).await.status(), 201);
+    let r = submit_as(&app, &c, None).await;
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry));
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(
+        submit_as(&app, &c, None).await.status(),
+        201,
+        "after Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // Behind a trusted proxy (loopback here), each forwarded client has its own budget.
+    let app = spawn_app_with(|c| {
+        c.rate_limits = "report_submit=1/1h".into();
+        c.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let proxy = client_from("127.0.0.1");
+    assert_eq!(
+        submit_as(&app, &proxy, Some("203.0.113.5")).await.status(),
+        201
+    );
+    assert_eq!(
+        submit_as(&app, &proxy, Some("203.0.113.5")).await.status(),
+        429
+    );
+    assert_eq!(
+        submit_as(&app, &proxy, Some("203.0.113.6")).await.status(),
+        201,
+        "another client behind the proxy"
+    );
+    assert_eq!(
+        submit_as(&app, &proxy, Some("2001:db8:1:2::1"))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        submit_as(&app, &proxy, Some("2001:db8:1:2::ffff"))
+            .await
+            .status(),
+        429,
+        "same IPv6 /64"
+    );
+
+    // Without trust, the header is ignored: rotating it does not escape the limit.
+    let app = spawn_app_with(|c| c.rate_limits = "report_submit=1/1h".into()).await;
+    let c = client_from("127.0.0.1");
+    assert_eq!(submit_as(&app, &c, Some("203.0.113.5")).await.status(), 201);
+    assert_eq!(
+        submit_as(&app, &c, Some("203.0.113.99")).await.status(),
+        429,
+        "spoofed header ignored"
+    );
+}
+
+#[tokio::test]
+async fn receipt_guessing_is_locked_out_even_for_the_right_receipt() {
+    let app = spawn_app_with(|c| c.rate_limits = "auth_failure=3/1h".into()).await;
+    let b = json(app.submit_report(&report(), &[], None).await).await;
+    let id = b["id"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(app.report_status(id, "tdr_guess").await.status(), 404);
+    }
+    let r = app.report_status(id, "tdr_guess").await;
+    assert_eq!(
+        r.status(),
+        404,
+        "the failure that exhausts the budget still answers normally"
+    );
+    let r = app.report_status(id, b["receipt"].as_str().unwrap()).await;
+    assert_eq!(
+        r.status(),
+        429,
+        "locked out: even a correct receipt is not checked"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+    // Another client is unaffected.
+    let other = client_from("127.0.0.2");
+    let r = other
+        .get(app.url(&format!("/v1/reports/{id}")))
+        .bearer_auth(b["receipt"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn api_key_and_session_code_guessing_are_locked_out() {
+    let app = spawn_app_with(|c| c.rate_limits = "auth_failure=2/1h".into()).await;
+    for _ in 0..3 {
+        let r = app
+            .client
+            .get(app.url("/v1/sessions"))
+            .bearer_auth("tdk_guessguessguess")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = app
+        .client
+        .get(app.url("/v1/channels"))
+        .bearer_auth(&app.admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "the guessing client is locked out of staff routes"
+    );
+
+    let other = client_from("127.0.0.2");
+    for _ in 0..3 {
+        let r = other
+            .post(app.url("/v1/verify"))
+            .json(&json!({"input": "ZZZZ-ZZZZ-ZZ"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = other
+        .post(app.url("/v1/verify"))
+        .json(&json!({"input": "ZZZZ-ZZZZ-Z1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "session-code guessing locked out");
+}
+
+#[tokio::test]
+async fn slow_requests_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.request_timeout_secs = 1).await;
+    // A body that starts arriving and then stalls: the writer stays open, sending nothing.
+    let (mut writer, reader) = tokio::io::duplex(64);
+    writer.write_all(b"{\"input\": \"").await.unwrap();
+    let started = std::time::Instant::now();
+    let r = app
+        .client
+        .post(app.url("/v1/verify"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(
+            tokio_util::io::ReaderStream::new(reader),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 408);
+    assert_eq!(json(r).await["code"], "timeout");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(writer);
+}
