@@ -3,9 +3,10 @@
 //! Entry `n` stores `prev_hash` (the hash of entry `n-1`; 64 zeros for the first) and
 //! `hash = SHA-256(canonical JSON of [seq, at, actor_id, action, subject, details, prev_hash])`.
 //! Editing any stored field, deleting a row in the middle, or re-ordering breaks the chain at that
-//! point and [`verify`] names the first broken entry. Removing entries from the very end cannot be
-//! seen from the chain alone: compare the head (seq and hash, served with every page) with a copy
-//! kept elsewhere.
+//! point and [`verify`] names the first broken entry. The hash is not keyed: someone with write
+//! access to the database can rewrite an entry *and every later hash*, or cut entries off the end,
+//! and the chain still verifies. Against that, keep a copy of the head (`trustdesk audit verify`
+//! prints seq and hash) outside the database and compare.
 
 use sha2::{Digest, Sha256};
 

@@ -283,7 +283,7 @@ pub async fn transition(
         &id,
         serde_json::json!({"from": from.as_str(), "to": to.as_str(), "reason": reason}),
     );
-    if !store.transition_report(&t, &a, audit::hash_entry).await? {
+    if !with_retry(|| store.transition_report(&t, &a, audit::hash_entry)).await? {
         return Err(EscalationError::Concurrent);
     }
     tracing::info!(report.id = %id, from = from.as_str(), to = to.as_str(), "Report moved");

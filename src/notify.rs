@@ -2,7 +2,7 @@
 //!
 //! Each message is POSTed as JSON with
 //! `Trustdesk-Signature: ed25519=<base64url signature>` over
-//! `trustdesk-webhook:v1.<Trustdesk-Timestamp>.<body>`, made with the service's active signing
+//! `trustdesk-webhook:v1.<Trustdesk-Timestamp>.<Trustdesk-Delivery>.<body>`, made with the service's active signing
 //! key, named by `Trustdesk-Key-Id` (a PASERK k4.pid from `/.well-known/trustdesk-keys`). The
 //! prefix separates these signatures from PASETO tokens signed by the same key. Delivery is
 //! at-least-once: `Trustdesk-Delivery` carries a stable id for the receiver to drop duplicates.
@@ -26,9 +26,10 @@ pub struct WebhookSettings {
     pub backoff_secs: u32,
 }
 
-/// The exact bytes a signature covers.
-pub fn signed_message(timestamp: i64, body: &[u8]) -> Vec<u8> {
-    let mut m = format!("trustdesk-webhook:v1.{timestamp}.").into_bytes();
+/// The exact bytes a signature covers: timestamp and delivery id are signed too, so a captured
+/// request cannot be replayed under a fresh delivery id.
+pub fn signed_message(timestamp: i64, delivery_id: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = format!("trustdesk-webhook:v1.{timestamp}.{delivery_id}.").into_bytes();
     m.extend_from_slice(body);
     m
 }
@@ -53,8 +54,10 @@ pub async fn run(settings: WebhookSettings, store: Arc<dyn Store>, keys: Arc<Key
     };
     let pause = Duration::from_millis(u64::from(settings.backoff_secs.clamp(1, 5)) * 200);
     loop {
+        // One message per lease: a lease (60 s) always outlives one delivery (10 s timeout), so
+        // no other instance can take it over mid-send.
         match store
-            .lease_outbox(now(), 60, i64::from(settings.max_attempts), 20)
+            .lease_outbox(now(), 60, i64::from(settings.max_attempts), 1)
             .await
         {
             Ok(batch) => {
@@ -76,9 +79,10 @@ async fn deliver(
     msg: &OutboxRecord,
 ) {
     let set = keys.current();
+    let lease = msg.locked_until.unwrap_or_default();
     let ts = now();
     let body = msg.payload.as_bytes().to_vec();
-    let sig = set.signing_key().sign(&signed_message(ts, &body));
+    let sig = set.signing_key().sign(&signed_message(ts, &msg.id, &body));
     let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig.to_bytes());
     let result = client
         .post(&settings.url)
@@ -102,7 +106,7 @@ async fn deliver(
             metrics::counter!("trustdesk_webhook_deliveries_total", "result" => "delivered")
                 .increment(1);
             tracing::info!(outbox.id = %msg.id, attempts = msg.attempts + 1, "Webhook delivered");
-            store.outbox_delivered(&msg.id, now()).await
+            store.outbox_delivered(&msg.id, lease, now()).await
         }
         Err(why) => {
             metrics::counter!("trustdesk_webhook_deliveries_total", "result" => "failed")
@@ -113,7 +117,7 @@ async fn deliver(
             } else {
                 tracing::warn!(outbox.id = %msg.id, error = %why, "Webhook delivery failed; will retry");
             }
-            store.outbox_failed(&msg.id, next, why).await
+            store.outbox_failed(&msg.id, lease, next, why).await
         }
     };
     if let Err(e) = recorded {

@@ -192,10 +192,13 @@ pub trait Store: Send + Sync + 'static {
         max_attempts: i64,
         limit: i64,
     ) -> Result<Vec<OutboxRecord>, StorageError>;
-    async fn outbox_delivered(&self, id: &str, at: i64) -> Result<(), StorageError>;
+    /// Marks delivered, if `lease` (the `locked_until` it was leased with) is still ours.
+    async fn outbox_delivered(&self, id: &str, lease: i64, at: i64) -> Result<(), StorageError>;
+    /// Schedules a retry, if `lease` is still ours.
     async fn outbox_failed(
         &self,
         id: &str,
+        lease: i64,
         next_attempt_at: i64,
         error: &str,
     ) -> Result<(), StorageError>;

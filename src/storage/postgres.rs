@@ -40,5 +40,6 @@ impl_store!(
     "postgres",
     "./migrations/postgres",
     "BEGIN",
-    CLAIM_SQL
+    CLAIM_SQL,
+    "SELECT pg_advisory_xact_lock(7366801)"
 );

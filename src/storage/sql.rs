@@ -132,7 +132,7 @@ pub enum Param {
 /// Implements [`super::Store`] for an engine type with a `pool` field. The whole impl is generated
 /// (not just the shared methods) because `#[async_trait]` must see every method it rewrites.
 macro_rules! impl_store {
-    ($ty:ty, $db:ty, $engine:literal, $migrations:literal, $begin:literal, $claim_sql:expr) => {
+    ($ty:ty, $db:ty, $engine:literal, $migrations:literal, $begin:literal, $claim_sql:expr, $audit_lock:expr) => {
     impl $ty {
         /// Appends an audit entry inside `tx`, chained to the current last entry. Concurrent
         /// appends collide on the primary key and the losing transaction fails whole.
@@ -141,6 +141,12 @@ macro_rules! impl_store {
             draft: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<i64, StorageError> {
+            // Appenders take turns (PostgreSQL: a transaction-scoped advisory lock; SQLite's
+            // BEGIN IMMEDIATE already serialises writers), so concurrent appends never race
+            // for the same sequence number.
+            if !$audit_lock.is_empty() {
+                sqlx::query($audit_lock).execute(&mut **tx).await?;
+            }
             let last: Option<(i64, String)> =
                 sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                     .fetch_optional(&mut **tx)
@@ -621,7 +627,8 @@ macro_rules! impl_store {
             if let Some(e) = &claimed {
                 let mut a = audit.clone();
                 a.subject = e.id.clone();
-                a.details = format!(r#"{{"report_id":"{}","priority":"{}"}}"#, e.report_id, e.priority);
+                a.details = serde_json::json!({"report_id": e.report_id, "priority": e.priority})
+                    .to_string();
                 Self::append_audit_tx(&mut tx, &a, hasher).await?;
             }
             tx.commit().await?;
@@ -781,6 +788,7 @@ macro_rules! impl_store {
             let q = format!(
                 "SELECT COUNT(*) FROM escalations e JOIN reports r ON r.id = e.report_id \
                  WHERE r.scam_channel_kind = $1 AND r.scam_channel_value = $2 \
+                 AND r.status IN ('confirmed_fraud', 'resolved') \
                  AND e.state = 'resolved' AND e.outcome IN {}",
                 sql::ACTION_OUTCOMES
             );
@@ -809,14 +817,18 @@ macro_rules! impl_store {
             .await?;
             let mut leased = Vec::new();
             for (id,) in due {
+                // Re-check everything under the update: another instance may have delivered or
+                // leased it since the select.
                 let row = sqlx::query_as::<_, OutboxRecord>(
-                    "UPDATE outbox SET locked_until = $1 WHERE id = $2 \
+                    "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND delivered_at IS NULL \
+                     AND attempts < $4 AND next_attempt_at <= $3 \
                      AND (locked_until IS NULL OR locked_until < $3) RETURNING id, kind, payload, \
                      created_at, attempts, next_attempt_at, locked_until, delivered_at, last_error",
                 )
                 .bind(now + lock_secs)
                 .bind(&id)
                 .bind(now)
+                .bind(max_attempts)
                 .fetch_optional(&mut *tx)
                 .await?;
                 leased.extend(row);
@@ -826,13 +838,14 @@ macro_rules! impl_store {
         }
 
         #[tracing::instrument(skip_all)]
-        async fn outbox_delivered(&self, id: &str, at: i64) -> Result<(), StorageError> {
+        async fn outbox_delivered(&self, id: &str, lease: i64, at: i64) -> Result<(), StorageError> {
             sqlx::query(
                 "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, locked_until = NULL, \
-                 last_error = NULL WHERE id = $2",
+                 last_error = NULL WHERE id = $2 AND locked_until = $3",
             )
             .bind(at)
             .bind(id)
+            .bind(lease)
             .execute(&self.pool)
             .await?;
             Ok(())
@@ -842,16 +855,18 @@ macro_rules! impl_store {
         async fn outbox_failed(
             &self,
             id: &str,
+            lease: i64,
             next_attempt_at: i64,
             error: &str,
         ) -> Result<(), StorageError> {
             sqlx::query(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, \
-                 locked_until = NULL, last_error = $2 WHERE id = $3",
+                 locked_until = NULL, last_error = $2 WHERE id = $3 AND locked_until = $4",
             )
             .bind(next_attempt_at)
             .bind(error)
             .bind(id)
+            .bind(lease)
             .execute(&self.pool)
             .await?;
             Ok(())

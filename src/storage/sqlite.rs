@@ -58,5 +58,6 @@ impl_store!(
     "sqlite",
     "./migrations/sqlite",
     "BEGIN IMMEDIATE",
-    CLAIM_SQL
+    CLAIM_SQL,
+    ""
 );

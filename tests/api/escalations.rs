@@ -721,13 +721,24 @@ async fn new_p1_escalations_reach_the_webhook_signed_and_retried_after_failures(
         .decode(sig)
         .unwrap();
     let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
-    let msg = trustdesk::notify::signed_message(ts, body);
+    let msg = trustdesk::notify::signed_message(ts, &delivery, body);
     assert!(vk.verify_strict(&msg, &sig).is_ok(), "signature verifies");
     let mut tampered = body.clone();
     tampered[0] ^= 1;
     assert!(vk
-        .verify_strict(&trustdesk::notify::signed_message(ts, &tampered), &sig)
+        .verify_strict(
+            &trustdesk::notify::signed_message(ts, &delivery, &tampered),
+            &sig
+        )
         .is_err());
+    assert!(
+        vk.verify_strict(
+            &trustdesk::notify::signed_message(ts, "other-delivery", body),
+            &sig
+        )
+        .is_err(),
+        "the delivery id is signed"
+    );
 
     let row = app.store.outbox_by_id(&delivery).await.unwrap().unwrap();
     assert!(row.delivered_at.is_some());
