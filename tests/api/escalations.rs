@@ -571,13 +571,12 @@ async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detect
     let (ok, out) = verify();
     assert!(ok && out.contains("chain intact"), "{out}");
 
-    let pool = sqlx::SqlitePool::connect(&app.config.database_url.0)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE audit_log SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 3")
-        .execute(&pool)
-        .await
-        .unwrap();
+    crate::helpers::raw_execute(
+        &app,
+        "UPDATE audit_log SET details = '{\"reason\":\"nothing to see\"}' WHERE seq = 3",
+        None,
+    )
+    .await;
     let (ok, out) = verify();
     assert!(
         !ok && out.contains("BROKEN at entry 3") && out.contains("edited"),
@@ -585,35 +584,23 @@ async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detect
     );
 
     // Restore by recomputing that one row's hash: the next link then breaks instead.
-    let row: (i64, Option<String>, String, String, String, String) = sqlx::query_as(
-        "SELECT at, actor_id, action, subject, details, prev_hash FROM audit_log WHERE seq = 3",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let row = app.store.audit_page(2, 1).await.unwrap().remove(0);
     let d = trustdesk::storage::AuditDraft {
-        at: row.0,
-        actor_id: row.1,
-        action: row.2,
-        subject: row.3,
-        details: row.4,
+        at: row.at,
+        actor_id: row.actor_id,
+        action: row.action,
+        subject: row.subject,
+        details: row.details,
     };
-    let forged = trustdesk::audit::hash_entry(3, &row.5, &d);
-    sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 3")
-        .bind(&forged)
-        .execute(&pool)
-        .await
-        .unwrap();
+    let forged = trustdesk::audit::hash_entry(3, &row.prev_hash, &d);
+    crate::helpers::raw_execute(&app, "UPDATE audit_log SET hash = $1 WHERE seq = 3", Some(&forged)).await;
     let (ok, out) = verify();
     assert!(
         !ok && out.contains("BROKEN at entry 4"),
         "rewriting a hash breaks the next link: {out}"
     );
 
-    sqlx::query("DELETE FROM audit_log WHERE seq = 3")
-        .execute(&pool)
-        .await
-        .unwrap();
+    crate::helpers::raw_execute(&app, "DELETE FROM audit_log WHERE seq = 3", None).await;
     let (ok, out) = verify();
     assert!(
         !ok && out.contains("BROKEN at entry"),

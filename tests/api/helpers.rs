@@ -30,6 +30,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_dir(dir.path());
+    // TRUSTDESK_TEST_PG=postgres://user@host/db runs the same suite on PostgreSQL: each test gets
+    // a fresh database created through that URL.
+    if let Ok(admin) = std::env::var("TRUSTDESK_TEST_PG") {
+        config.database_url = trustdesk::config::DatabaseUrl(fresh_pg_database(&admin).await);
+    }
     tweak(&mut config);
     let app = App::build(config.clone()).await.expect("app builds");
     let port = app.port();
@@ -52,6 +57,45 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         admin_key: admin_key.to_string(),
         _dir: dir,
         _stop: stop,
+    }
+}
+
+async fn fresh_pg_database(admin_url: &str) -> String {
+    let name = format!("td_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(admin_url).await.expect("TRUSTDESK_TEST_PG reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let mut url = url::Url::parse(admin_url).expect("TRUSTDESK_TEST_PG is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+pub fn is_pg(app: &TestApp) -> bool {
+    app.config.database_url.0.starts_with("postgres")
+}
+
+/// Runs one statement directly on the test database, bypassing the service (tamper tests).
+pub async fn raw_execute(app: &TestApp, sql: &str, bind: Option<&str>) {
+    let url = &app.config.database_url.0;
+    if is_pg(app) {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let mut q = sqlx::query(sql);
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        q.execute(&pool).await.unwrap();
+        pool.close().await;
     }
 }
 
