@@ -38,6 +38,9 @@ pub enum EscalationError {
     /// 409: someone else moved the report first; reload and retry.
     #[error("the report changed meanwhile; reload it")]
     Concurrent,
+    /// 409: a report cannot be resolved while its escalation is still being worked.
+    #[error("the report's escalation is still open; resolve it first")]
+    EscalationOpen,
     /// 409: not claimed by you, or your lease expired.
     #[error("you do not hold this escalation (not claimed by you, or the lease expired)")]
     NotHolder,
@@ -247,6 +250,13 @@ pub async fn transition(
             to: to.as_str(),
         });
     }
+    if to == Status::Resolved {
+        if let Some(e) = store.escalation_for_report(&id).await? {
+            if e.state != "resolved" {
+                return Err(EscalationError::EscalationOpen);
+            }
+        }
+    }
     let at = now();
     let escalation = (to == Status::ConfirmedFraud).then(|| {
         let p = escalation_priority(&r.priority, &r.category, &r.triage);
@@ -276,6 +286,8 @@ pub async fn transition(
         internal_note: Some(reason.clone()),
         actor_id: actor.id.clone(),
         escalation,
+        close_escalation: matches!(to, Status::Dismissed | Status::Duplicate)
+            .then(|| format!("report closed as {}: {reason}", to.as_str())),
     };
     let a = audit::draft(
         Some(&actor.id),

@@ -337,6 +337,10 @@ impl From<EscalationError> for ApiError {
                 code: "concurrent_update",
                 detail,
             },
+            EscalationError::EscalationOpen => ApiError::Conflict {
+                code: "escalation_open",
+                detail,
+            },
             EscalationError::NotHolder => ApiError::Conflict {
                 code: "not_lease_holder",
                 detail,

@@ -195,6 +195,9 @@ pub struct ReportTransition {
     pub actor_id: String,
     /// Enqueued in the same transaction (ignored if the report already has one).
     pub escalation: Option<NewEscalation>,
+    /// Closes the report's open escalation (outcome `no_action`) with this note, in the same
+    /// transaction: a dismissed or duplicate report must not stay in the queue.
+    pub close_escalation: Option<String>,
 }
 
 /// Closing an escalation: by whom, when, with what outcome.

@@ -597,6 +597,19 @@ macro_rules! impl_store {
             if let Some(e) = &t.escalation {
                 Self::insert_escalation_tx(&mut tx, e).await?;
             }
+            if let Some(note) = &t.close_escalation {
+                sqlx::query(
+                    "UPDATE escalations SET state = 'resolved', resolved_at = $1, resolved_by = $2, \
+                     outcome = 'no_action', note = $3, claimed_by = NULL, lease_until = NULL \
+                     WHERE report_id = $4 AND state <> 'resolved'",
+                )
+                .bind(t.at)
+                .bind(&t.actor_id)
+                .bind(note)
+                .bind(&t.report_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             Self::append_audit_tx(&mut tx, audit, hasher).await?;
             tx.commit().await?;
             Ok(true)

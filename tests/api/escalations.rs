@@ -129,6 +129,24 @@ async fn workflow_moves_are_checked_audited_and_shown_to_the_victim() {
         let r = move_to(&app, &sec, id, to).await;
         assert_eq!(r.status(), 200, "{to}");
     }
+    // The report cannot close while its escalation is still being worked.
+    assert_problem(
+        move_to(&app, &sec, id, "resolved").await,
+        409,
+        "escalation_open",
+        "open escalation",
+    )
+    .await;
+    let e = json(post(&app, &sec, "/v1/escalations/claim", None).await).await;
+    let eid = e["id"].as_str().unwrap();
+    let done = post(
+        &app,
+        &sec,
+        &format!("/v1/escalations/{eid}/resolve"),
+        Some(json!({"outcome": "victim_contacted", "note": "called back"})),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
     let r = json(move_to(&app, &sec, id, "resolved").await).await;
     assert_eq!(r["status"], "resolved");
     assert_eq!(
@@ -190,6 +208,38 @@ async fn workflow_moves_are_checked_audited_and_shown_to_the_victim() {
         "missing",
     )
     .await;
+}
+
+#[tokio::test]
+async fn dismissing_an_auto_escalated_report_takes_it_out_of_the_queue() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    app.register_channel("telegram", "@acme_support", None)
+        .await;
+    let id = file(&app, &report("other", Some("@acme_support"))).await;
+    let list = json(
+        app.client
+            .get(app.url("/v1/escalations?state=queued"))
+            .bearer_auth(&sec)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "auto-escalated at intake"
+    );
+    let r = json(move_to(&app, &sec, &id, "dismissed").await).await;
+    assert_eq!(r["escalation"]["state"], "resolved");
+    assert_eq!(r["escalation"]["outcome"], "no_action");
+    assert_eq!(
+        post(&app, &sec, "/v1/escalations/claim", None)
+            .await
+            .status(),
+        204
+    );
 }
 
 #[tokio::test]
@@ -593,7 +643,12 @@ async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detect
         details: row.details,
     };
     let forged = trustdesk::audit::hash_entry(3, &row.prev_hash, &d);
-    crate::helpers::raw_execute(&app, "UPDATE audit_log SET hash = $1 WHERE seq = 3", Some(&forged)).await;
+    crate::helpers::raw_execute(
+        &app,
+        "UPDATE audit_log SET hash = $1 WHERE seq = 3",
+        Some(&forged),
+    )
+    .await;
     let (ok, out) = verify();
     assert!(
         !ok && out.contains("BROKEN at entry 4"),

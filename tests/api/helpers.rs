@@ -62,7 +62,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 async fn fresh_pg_database(admin_url: &str) -> String {
     let name = format!("td_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(admin_url).await.expect("TRUSTDESK_TEST_PG reachable");
+    let pool = sqlx::PgPool::connect(admin_url)
+        .await
+        .expect("TRUSTDESK_TEST_PG reachable");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&pool)
         .await
