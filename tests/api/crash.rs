@@ -78,12 +78,12 @@ async fn upload_loop(base: String, worker: u64, acked: Arc<Mutex<Vec<Acked>>>) {
 async fn kill_9_during_uploads_loses_nothing_acknowledged_and_leaves_no_orphans() {
     let dir = tempfile::tempdir().unwrap();
     let attachments = dir.path().join("attachments");
-    let att = attachments.display().to_string();
+    // `start` puts attachments in `<dir>/attachments`.
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::new(Mutex::new(Vec::new()));
 
     // Three crashes at different moments, then a clean restart to check everything.
     for (round, after_ms) in [(0u64, 400u64), (1, 650), (2, 250)] {
-        let mut p = start(dir.path(), &["--attachments-dir", &att]);
+        let mut p = start(dir.path(), &[]);
         let workers: Vec<_> = (0..4)
             .map(|w| tokio::spawn(upload_loop(p.base.clone(), round * 10 + w, acked.clone())))
             .collect();
@@ -105,14 +105,7 @@ async fn kill_9_during_uploads_loses_nothing_acknowledged_and_leaves_no_orphans(
 
     let p = start(
         dir.path(),
-        &[
-            "--attachments-dir",
-            &att,
-            "--cleanup-interval-secs",
-            "1",
-            "--upload-timeout-secs",
-            "1",
-        ],
+        &["--cleanup-interval-secs", "1", "--upload-timeout-secs", "1"],
     );
     let sec = staff_key(dir.path(), "sec", "security");
     let client = reqwest::Client::new();

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trustdesk::escalations::{new_escalation, QueueSettings};
 use trustdesk::reports::Priority;
-use trustdesk::storage::{NewReportBundle, ReportEventRecord, ReportRecord};
 use trustdesk::types::{now, Role};
 
 use crate::helpers::{assert_problem, json, spawn_app, spawn_app_with, TestApp};
@@ -59,45 +58,7 @@ async fn seed(app: &TestApp, n: usize, priority: Priority) -> Vec<String> {
         let esc = new_escalation(&q, &id, priority, "seeded", t);
         ids.push(esc.record.id.clone());
         app.store
-            .insert_report(&NewReportBundle {
-                report: ReportRecord {
-                    id: id.clone(),
-                    receipt_hash: "x".into(),
-                    status: "confirmed_fraud".into(),
-                    category: "impersonation".into(),
-                    priority: priority.as_str().into(),
-                    triage: "none".into(),
-                    triage_reasons: "[]".into(),
-                    description: "seeded".into(),
-                    scam_channel_kind: None,
-                    scam_channel_value: None,
-                    presented_token: None,
-                    token_verdict: None,
-                    transactions: "[]".into(),
-                    amount_lost: None,
-                    asset: None,
-                    occurred_at: None,
-                    reporter_contact: None,
-                    locale: "en".into(),
-                    related_to: None,
-                    created_at: t,
-                    updated_at: t,
-                    first_response_by: t + 900,
-                },
-                attachments: vec![],
-                first_event: ReportEventRecord {
-                    report_id: id.clone(),
-                    seq: 1,
-                    at: t,
-                    kind: "received".into(),
-                    public_en: "seeded".into(),
-                    public_zh: "seeded".into(),
-                    internal_note: None,
-                    actor_id: None,
-                },
-                idempotency: None,
-                escalation: Some(esc),
-            })
+            .insert_report(&crate::helpers::seed_bundle(&id, t, esc))
             .await
             .unwrap();
     }

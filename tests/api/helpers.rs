@@ -387,3 +387,51 @@ impl TestApp {
         out
     }
 }
+
+/// A report that already carries an escalation (fast queue seeding for tests).
+pub fn seed_bundle(
+    id: &str,
+    t: i64,
+    esc: trustdesk::storage::NewEscalation,
+) -> trustdesk::storage::NewReportBundle {
+    use trustdesk::storage::{NewReportBundle, ReportEventRecord, ReportRecord};
+    NewReportBundle {
+        report: ReportRecord {
+            id: id.to_owned(),
+            receipt_hash: "x".into(),
+            status: "confirmed_fraud".into(),
+            category: "impersonation".into(),
+            priority: esc.record.priority.clone(),
+            triage: "none".into(),
+            triage_reasons: "[]".into(),
+            description: "seeded".into(),
+            scam_channel_kind: None,
+            scam_channel_value: None,
+            presented_token: None,
+            token_verdict: None,
+            transactions: "[]".into(),
+            amount_lost: None,
+            asset: None,
+            occurred_at: None,
+            reporter_contact: None,
+            locale: "en".into(),
+            related_to: None,
+            created_at: t,
+            updated_at: t,
+            first_response_by: t + 900,
+        },
+        attachments: vec![],
+        first_event: ReportEventRecord {
+            report_id: id.to_owned(),
+            seq: 1,
+            at: t,
+            kind: "received".into(),
+            public_en: "seeded".into(),
+            public_zh: "seeded".into(),
+            internal_note: None,
+            actor_id: None,
+        },
+        idempotency: None,
+        escalation: Some(esc),
+    }
+}

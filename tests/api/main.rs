@@ -11,6 +11,7 @@ mod escalations;
 mod keys;
 mod malformed;
 mod memory;
+mod multi;
 mod ops;
 mod process;
 mod reports;

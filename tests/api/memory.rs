@@ -18,8 +18,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 /// and returns the server's peak RSS.
 async fn peak_after_uploads(size: usize, reports: usize) -> u64 {
     let dir = tempfile::tempdir().unwrap();
-    let att = dir.path().join("attachments").display().to_string();
-    let p = start(dir.path(), &["--attachments-dir", &att]);
+    let p = start(dir.path(), &[]);
     let client = reqwest::Client::new();
     for n in 0..reports {
         let mut form = reqwest::multipart::Form::new().part(

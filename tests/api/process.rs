@@ -25,18 +25,36 @@ fn bin() -> &'static str {
 }
 
 fn common_args(dir: &Path) -> Vec<String> {
+    args_for(
+        dir,
+        &format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
+    )
+}
+
+fn args_for(dir: &Path, db: &str) -> Vec<String> {
     vec![
         "--database-url".into(),
-        format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
+        db.into(),
         "--keys-dir".into(),
         dir.join("keys").display().to_string(),
+        "--attachments-dir".into(),
+        dir.join("attachments").display().to_string(),
     ]
 }
 
 /// Starts `trustdesk serve` on an ephemeral port and waits until it listens.
 pub fn start(dir: &Path, extra: &[&str]) -> Proc {
+    start_on(
+        dir,
+        &format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
+        extra,
+    )
+}
+
+/// Like [`start`], on the given database (several processes may share one).
+pub fn start_on(dir: &Path, db: &str, extra: &[&str]) -> Proc {
     let mut child = Command::new(bin())
-        .args(common_args(dir))
+        .args(args_for(dir, db))
         .args(["--bind", "127.0.0.1:0", "--log-format", "json"])
         // Load-style process tests would trip the default limits; the limits have their own tests.
         .args(if extra.contains(&"--rate-limits") {
