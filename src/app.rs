@@ -115,23 +115,56 @@ impl App {
         let grace = Duration::from_secs(u64::from(state.config.shutdown_grace_secs));
         tracing::info!(%addr, engine = store.engine(), "Trustdesk listening");
 
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(
-            listener,
-            http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-            tracing::info!("Shutting down: finishing in-flight requests");
-        });
-        let mut stop_rx2 = stop_rx.clone();
+        let header_timeout =
+            Duration::from_secs(u64::from(state.config.header_read_timeout_secs.max(1)));
+        let router = http::router(state);
+        // Our own accept loop (rather than `axum::serve`) so that hyper gets a timer and a
+        // header-read timeout: a client that trickles its headers is cut off.
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off, keep serving.
+                            tracing::warn!(error = %e, "Accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let svc = tower::ServiceExt::map_request(
+                        router.clone(),
+                        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                            req
+                        },
+                    );
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    builder
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(header_timeout);
+                    let conn = builder
+                        .serve_connection(
+                            hyper_util::rt::TokioIo::new(stream),
+                            hyper_util::service::TowerToHyperService::new(svc),
+                        );
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!("Shutting down: finishing in-flight requests");
         tokio::select! {
-            r = server => r?,
-            _ = async move {
-                let _ = stop_rx2.wait_for(|v| *v).await;
-                tokio::time::sleep(grace).await;
-            } => tracing::warn!("Grace period over; dropping remaining connections"),
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(grace) => {
+                tracing::warn!("Grace period over; dropping remaining connections");
+            }
         }
         for task in background {
             task.abort();

@@ -12,6 +12,7 @@
 //! | `TRUSTDESK_CLOCK_SKEW_SECS` | `60` | tolerated clock difference for `nbf` |
 //! | `TRUSTDESK_KEY_RELOAD_SECS` | `5` | how often a running server re-reads `keys/` |
 //! | `TRUSTDESK_REQUEST_TIMEOUT_SECS` | `15` | whole-request timeout |
+//! | `TRUSTDESK_HEADER_READ_TIMEOUT_SECS` | `10` | time to send request headers |
 //! | `TRUSTDESK_MAX_JSON_BYTES` | `65536` | JSON body limit |
 //! | `TRUSTDESK_LOG_FORMAT` | `text` | `text` or `json` |
 //! | `TRUSTDESK_SHUTDOWN_GRACE_SECS` | `20` | time in-flight requests get after SIGTERM |
@@ -118,6 +119,15 @@ pub struct Config {
         default_value_t = 15
     )]
     pub request_timeout_secs: u32,
+
+    /// Time a client gets to send a request's headers (slow-header attacks), in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_secs: u32,
 
     /// Largest accepted JSON request body, in bytes.
     #[arg(long, global = true, env = "TRUSTDESK_MAX_JSON_BYTES", default_value_t = 64 * 1024)]
@@ -315,6 +325,7 @@ impl Config {
             clock_skew_secs: 60,
             key_reload_secs: 5,
             request_timeout_secs: 15,
+            header_read_timeout_secs: 10,
             max_json_bytes: 64 * 1024,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 5,

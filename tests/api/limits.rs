@@ -249,3 +249,24 @@ async fn slow_requests_are_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(writer);
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.header_read_timeout_secs = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap(); // never finishes
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 10 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "cut off after about the header timeout"
+    );
+    // A well-behaved client on the same server is unaffected.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
