@@ -15,5 +15,6 @@ mod multi;
 mod ops;
 mod process;
 mod reports;
+mod restore;
 mod sessions;
 mod verify;
