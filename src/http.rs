@@ -121,7 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi));
 
-    Router::new()
+    let inner = Router::new()
         .merge(public_api)
         .merge(staff_api)
         .merge(reports_api)
@@ -140,37 +140,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(
-            // Outermost first: security headers wrap everything, including timeout and panic
-            // answers.
             ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ))
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                ))
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(CSP),
-                ))
-                .option_layer(state.config.hsts.then(|| {
-                    SetResponseHeaderLayer::overriding(
-                        header::STRICT_TRANSPORT_SECURITY,
-                        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-                    )
-                }))
-                // Shed load rather than queue without bound: past the limit, 503 at once.
-                .layer(axum::error_handling::HandleErrorLayer::new(
-                    |_: tower::BoxError| async { ApiError::Overloaded },
-                ))
-                .load_shed()
-                .concurrency_limit(state.config.max_concurrent_requests.max(1))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     // The span names the route template, never the URI: `/v/{token}` must not
@@ -195,7 +165,40 @@ pub fn router(state: AppState) -> Router {
                 }))
                 ,
         )
-        .with_state(state)
+        .with_state(state.clone());
+
+    // Router::layer wraps each route separately; wrapping the whole router as one fallback
+    // service makes the concurrency limit (and the headers) apply once, server-wide.
+    let shed = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .option_layer(state.config.hsts.then(|| {
+            SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            )
+        }))
+        // Shed load rather than queue without bound: past the limit, 503 at once.
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |_: tower::BoxError| async { ApiError::Overloaded },
+        ))
+        .load_shed()
+        .concurrency_limit(state.config.max_concurrent_requests.max(1));
+    Router::new().fallback_service(inner).layer(shed)
 }
 
 #[derive(Clone, Copy)]

@@ -34,6 +34,11 @@ pub fn parse_trusted(s: &str) -> Result<Vec<IpNet>, String> {
 /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
 /// right-most address in the forwarding headers that is not itself a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d; compare them as IPv4.
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+        v4 => v4,
+    };
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;

@@ -134,8 +134,9 @@ pub enum Param {
 macro_rules! impl_store {
     ($ty:ty, $db:ty, $engine:literal, $migrations:literal, $begin:literal, $claim_sql:expr, $audit_lock:expr) => {
     impl $ty {
-        /// Appends an audit entry inside `tx`, chained to the current last entry. Concurrent
-        /// appends collide on the primary key and the losing transaction fails whole.
+        /// Appends an audit entry inside `tx`, chained to the current last entry. Appenders are
+        /// serialised (see `$audit_lock`); should two still race, the primary key refuses the
+        /// second and its transaction fails whole (callers retry).
         async fn append_audit_tx(
             tx: &mut sqlx::Transaction<'_, $db>,
             draft: &AuditDraft,

@@ -270,3 +270,37 @@ async fn a_client_trickling_its_headers_is_disconnected() {
     // A well-behaved client on the same server is unaffected.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|c| c.max_concurrent_requests = 1).await;
+    // One request occupies the only slot: its body never finishes.
+    let (mut writer, reader) = tokio::io::duplex(64);
+    writer.write_all(b"{\"input\": \"").await.unwrap();
+    let c = app.client.clone();
+    let url = app.url("/v1/verify");
+    let held = tokio::spawn(async move {
+        c.post(url)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(
+                tokio_util::io::ReaderStream::new(reader),
+            ))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Any other route, any client: shed at once.
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(json(r).await["code"], "overloaded");
+    drop(writer);
+    let _ = held.await;
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "served again once the slot is free"
+    );
+}

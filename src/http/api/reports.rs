@@ -81,6 +81,8 @@ pub struct SubmittedResponse {
         (status = 409, description = "Idempotency-Key reused with a different body", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many files, a file too large, or too much in total", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not multipart, or an attachment type we do not accept", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn submit(

@@ -126,6 +126,8 @@ pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyRespo
         (status = 400, description = "Body is not valid JSON or has unknown fields", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn verify(
