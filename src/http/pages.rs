@@ -241,6 +241,7 @@ fn status_texts(l: Locale) -> StatusTexts {
 #[template(path = "status.html")]
 pub struct StatusPage {
     pub lang: &'static str,
+    pub lang_label: &'static str,
     pub title: String,
     pub id: String,
     pub t: StatusTexts,
@@ -258,11 +259,13 @@ fn status_page(
         Locale::En => format!("Report {id}"),
         Locale::ZhCn => format!("举报 {id}"),
     };
+    let t = status_texts(locale);
     HtmlPage(StatusPage {
         lang: locale.as_str(),
+        lang_label: t.lang_label,
         title,
         id,
-        t: status_texts(locale),
+        t,
         report,
         not_found,
     })
