@@ -35,13 +35,14 @@ impl App {
             .with_context(|| format!("opening database {:?}", config.database_url))?;
         let keys = Keyring::load_or_create(&config.keys_dir)
             .with_context(|| format!("loading keys from {}", config.keys_dir.display()))?;
-        let blobs =
-            crate::storage::blobs::BlobStore::open(&config.attachments_dir).with_context(|| {
+        let blobs = crate::storage::blobs::LocalBlobs::open(&config.attachments_dir).with_context(
+            || {
                 format!(
                     "opening attachment storage {}",
                     config.attachments_dir.display()
                 )
-            })?;
+            },
+        )?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -207,7 +208,7 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tick = tokio::time::interval(age.min(Duration::from_secs(600)));
         loop {
             tick.tick().await;
-            match crate::reports::sweep_orphans(store.as_ref(), &blobs, age).await {
+            match crate::reports::sweep_orphans(store.as_ref(), blobs.as_ref(), age).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "Removed files left by interrupted uploads"),
                 Err(e) => tracing::warn!(error = %e, "Orphan sweep failed"),

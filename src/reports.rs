@@ -128,7 +128,7 @@ pub type AutoEscalate<'a> =
 pub async fn submit(
     settings: &ReportSettings,
     store: &dyn Store,
-    blobs: &BlobStore,
+    blobs: &dyn BlobStore,
     sub: Submission,
     auto_escalate: AutoEscalate<'_>,
 ) -> Result<Submitted, ReportError> {
@@ -456,10 +456,16 @@ pub async fn list(
 /// Opens an attachment for download after re-checking its SHA-256.
 pub async fn open_attachment(
     store: &dyn Store,
-    blobs: &BlobStore,
+    blobs: &dyn BlobStore,
     id: &str,
     idx: i64,
-) -> Result<(AttachmentRecord, tokio::fs::File), ReportError> {
+) -> Result<
+    (
+        AttachmentRecord,
+        Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    ),
+    ReportError,
+> {
     let id = receipt::parse_report_id(id).ok_or(ReportError::NotFound)?;
     store
         .report_by_id(&id)
@@ -483,13 +489,12 @@ pub async fn open_attachment(
 /// Removes files that interrupted uploads left behind, once older than `age`.
 pub async fn sweep_orphans(
     store: &dyn Store,
-    blobs: &BlobStore,
+    blobs: &dyn BlobStore,
     age: std::time::Duration,
 ) -> Result<usize, ReportError> {
-    Ok(blobs
-        .sweep(age, |d| async move {
-            // On a database error, keep the file: deleting evidence is the worse mistake.
-            store.blob_referenced(d.as_str()).await.unwrap_or(true)
-        })
-        .await?)
+    let referenced = |d: BlobDigest| -> crate::storage::blobs::Referenced<'_> {
+        // On a database error, keep the file: deleting evidence is the worse mistake.
+        Box::pin(async move { store.blob_referenced(d.as_str()).await.unwrap_or(true) })
+    };
+    Ok(blobs.sweep(age, &referenced).await?)
 }

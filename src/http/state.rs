@@ -17,7 +17,7 @@ pub struct AppState {
     pub tokens: Arc<TokenSettings>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
-    pub blobs: Arc<BlobStore>,
+    pub blobs: Arc<dyn BlobStore>,
     pub reports: Arc<ReportSettings>,
     pub attachment_limits: AttachmentLimits,
     pub queue: Arc<crate::escalations::QueueSettings>,

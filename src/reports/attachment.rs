@@ -55,7 +55,7 @@ pub struct StagedAttachment {
 impl AttachmentWriter {
     /// Starts a new file, refusing it at once if the report already has the maximum count.
     pub fn start(
-        blobs: &BlobStore,
+        blobs: &dyn BlobStore,
         budget: &mut UploadBudget,
         raw_filename: Option<&str>,
     ) -> Result<AttachmentWriter, ReportError> {

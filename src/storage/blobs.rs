@@ -1,4 +1,7 @@
-//! Evidence files on local disk, content-addressed by SHA-256: `root/ab/cd/<sha256>`.
+//! Evidence files, content-addressed by SHA-256. [`BlobStore`] is the interface intake, download
+//! and the orphan sweeper use; [`LocalBlobs`] keeps files on local disk under
+//! `root/ab/cd/<sha256>` (several instances share it through one volume). Uploads are always
+//! staged on local disk first, whatever the backend.
 //!
 //! Uploads are written to `root/tmp/` first and only renamed into place once complete and
 //! fsync'd, so a file under its digest name is always whole. Identical bytes are stored once.
@@ -7,8 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use std::future::Future;
+use std::pin::Pin;
+
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// A SHA-256 digest in lower-case hex: the only thing that names a blob.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -32,7 +38,34 @@ impl BlobDigest {
     }
 }
 
-pub struct BlobStore {
+/// The answer of the sweeper's "is this blob still referenced?" question.
+pub type Referenced<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+/// Where evidence lives. Object-safe, held as `Arc<dyn BlobStore>`.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// A local temporary file for an upload in progress; deleted when dropped unless committed.
+    fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile>;
+    /// Held by intake from its first [`BlobStore::commit`] until its database commit, so the
+    /// sweeper never removes a blob a new report is about to reference.
+    async fn intake_guard(&self) -> tokio::sync::RwLockReadGuard<'_, ()>;
+    /// Makes a complete, fsync'd temporary file durable under its digest (or drops it if those
+    /// bytes are already stored).
+    async fn commit(&self, temp: tempfile::NamedTempFile, d: &BlobDigest) -> std::io::Result<()>;
+    async fn open_blob(&self, d: &BlobDigest)
+        -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>>;
+    /// Re-hashes a stored blob: served evidence must still be what was uploaded.
+    async fn verify(&self, d: &BlobDigest) -> std::io::Result<bool>;
+    /// Removes files older than `age` that interrupted uploads left behind; returns how many.
+    async fn sweep<'a>(
+        &self,
+        age: Duration,
+        referenced: &(dyn Fn(BlobDigest) -> Referenced<'a> + Send + Sync),
+    ) -> std::io::Result<usize>;
+}
+
+/// Evidence on local disk (or a volume shared by several instances).
+pub struct LocalBlobs {
     root: PathBuf,
     /// Intake holds a read guard from committing its files until its transaction commits; the
     /// sweeper takes the write guard to delete. A blob being re-used by a new report can then
@@ -40,17 +73,16 @@ pub struct BlobStore {
     guard: tokio::sync::RwLock<()>,
 }
 
-impl BlobStore {
-    pub fn open(root: &Path) -> std::io::Result<BlobStore> {
+impl LocalBlobs {
+    pub fn open(root: &Path) -> std::io::Result<LocalBlobs> {
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(BlobStore {
+        Ok(LocalBlobs {
             root: root.to_owned(),
             guard: tokio::sync::RwLock::new(()),
         })
     }
 
-    /// Held by intake from the first [`BlobStore::commit`] until its database commit.
-    pub async fn intake_guard(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+    async fn guard_read(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
         self.guard.read().await
     }
 
@@ -58,8 +90,7 @@ impl BlobStore {
         &self.root
     }
 
-    /// A new temporary file for an upload in progress; deleted when dropped unless committed.
-    pub fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
+    fn new_temp(&self) -> std::io::Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
             .prefix("upload-")
             .tempfile_in(self.root.join("tmp"))
@@ -72,7 +103,7 @@ impl BlobStore {
 
     /// Moves a complete, fsync'd temporary file under its digest name (or drops it if those
     /// bytes are already stored) and makes the rename durable.
-    pub async fn commit(
+    async fn commit_local(
         &self,
         temp: tempfile::NamedTempFile,
         d: &BlobDigest,
@@ -119,13 +150,12 @@ impl BlobStore {
         .map_err(std::io::Error::other)?
     }
 
-    pub async fn open_blob(&self, d: &BlobDigest) -> std::io::Result<tokio::fs::File> {
+    async fn open_file(&self, d: &BlobDigest) -> std::io::Result<tokio::fs::File> {
         tokio::fs::File::open(self.path_of(d)).await
     }
 
-    /// Re-hashes a stored blob: served evidence must still be what was uploaded.
-    pub async fn verify(&self, d: &BlobDigest) -> std::io::Result<bool> {
-        let mut f = self.open_blob(d).await?;
+    async fn verify_local(&self, d: &BlobDigest) -> std::io::Result<bool> {
+        let mut f = self.open_file(d).await?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -140,11 +170,11 @@ impl BlobStore {
 
     /// Files older than `age` that interrupted uploads left behind: temporary files, and blobs
     /// for which `referenced` says no row exists. Returns how many were removed.
-    pub async fn sweep<F, Fut>(&self, age: Duration, referenced: F) -> std::io::Result<usize>
-    where
-        F: Fn(BlobDigest) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+    async fn sweep_local<'a>(
+        &self,
+        age: Duration,
+        referenced: &(dyn Fn(BlobDigest) -> Referenced<'a> + Send + Sync),
+    ) -> std::io::Result<usize> {
         let cutoff = SystemTime::now()
             .checked_sub(age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -189,6 +219,40 @@ impl BlobStore {
     }
 }
 
+#[async_trait::async_trait]
+impl BlobStore for LocalBlobs {
+    fn temp_file(&self) -> std::io::Result<tempfile::NamedTempFile> {
+        self.new_temp()
+    }
+
+    async fn intake_guard(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.guard_read().await
+    }
+
+    async fn commit(&self, temp: tempfile::NamedTempFile, d: &BlobDigest) -> std::io::Result<()> {
+        self.commit_local(temp, d).await
+    }
+
+    async fn open_blob(
+        &self,
+        d: &BlobDigest,
+    ) -> std::io::Result<Box<dyn AsyncRead + Send + Unpin>> {
+        Ok(Box::new(self.open_file(d).await?))
+    }
+
+    async fn verify(&self, d: &BlobDigest) -> std::io::Result<bool> {
+        self.verify_local(d).await
+    }
+
+    async fn sweep<'a>(
+        &self,
+        age: Duration,
+        referenced: &(dyn Fn(BlobDigest) -> Referenced<'a> + Send + Sync),
+    ) -> std::io::Result<usize> {
+        self.sweep_local(age, referenced).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,7 +274,7 @@ mod tests {
     #[tokio::test]
     async fn commit_stores_same_bytes_once_and_sweep_removes_only_unreferenced_old_files() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = LocalBlobs::open(dir.path()).unwrap();
         let put = |bytes: &[u8]| {
             let mut t = store.temp_file().unwrap();
             t.write_all(bytes).unwrap();
@@ -231,21 +295,21 @@ mod tests {
         );
         // Nothing is old yet.
         let keep = d1.clone();
-        let n = store
-            .sweep(Duration::from_secs(3600), |d| {
+        fn kept<'a>(
+            keep: &'a BlobDigest,
+        ) -> impl Fn(BlobDigest) -> Referenced<'a> + Send + Sync + 'a {
+            move |d| {
                 let k = keep.clone();
-                async move { d == k }
-            })
+                Box::pin(async move { d == k })
+            }
+        }
+        let is_kept = kept(&keep);
+        let n = store
+            .sweep(Duration::from_secs(3600), &is_kept)
             .await
             .unwrap();
         assert_eq!(n, 0);
-        let n = store
-            .sweep(Duration::ZERO, |d| {
-                let k = keep.clone();
-                async move { d == k }
-            })
-            .await
-            .unwrap();
+        let n = store.sweep(Duration::ZERO, &is_kept).await.unwrap();
         assert_eq!(n, 1);
         assert!(store.path_of(&d1).exists());
         assert!(!store.path_of(&d3).exists());

@@ -162,7 +162,7 @@ pub async fn submit(
         files,
         idem,
     };
-    let done = reports::submit(&s.reports, s.store.as_ref(), &s.blobs, sub, &auto).await?;
+    let done = reports::submit(&s.reports, s.store.as_ref(), s.blobs.as_ref(), sub, &auto).await?;
     if !done.replayed {
         metrics::counter!("trustdesk_reports_total", "priority" => done.priority.as_str())
             .increment(1);
@@ -223,7 +223,7 @@ async fn receive_file(
     budget: &mut UploadBudget,
     mut field: Field<'_>,
 ) -> Result<StagedAttachment, ApiError> {
-    let mut w = AttachmentWriter::start(&s.blobs, budget, field.file_name())?;
+    let mut w = AttachmentWriter::start(s.blobs.as_ref(), budget, field.file_name())?;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         w.write(budget, &chunk).await?;
     }
@@ -626,7 +626,8 @@ pub async fn download(
     AppPath((id, index)): AppPath<(String, i64)>,
 ) -> Result<Response, ApiError> {
     user.require(&[Role::Security])?;
-    let (rec, file) = reports::open_attachment(s.store.as_ref(), &s.blobs, &id, index).await?;
+    let (rec, file) =
+        reports::open_attachment(s.store.as_ref(), s.blobs.as_ref(), &id, index).await?;
     let kind = reports::sniff::EvidenceType::parse(&rec.content_type);
     let mime = kind.map(|k| k.mime()).unwrap_or("application/octet-stream");
     let stream = tokio_util::io::ReaderStream::new(file);
