@@ -25,10 +25,44 @@ fn bin() -> &'static str {
 }
 
 fn common_args(dir: &Path) -> Vec<String> {
-    args_for(
-        dir,
-        &format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
-    )
+    args_for(dir, &default_db(dir))
+}
+
+/// The database a process test uses: SQLite in `dir`, or, when TRUSTDESK_TEST_PG is set, a fresh
+/// PostgreSQL database (one per `dir`, remembered in `dir/pg-url`), so the PostgreSQL run covers
+/// the process tests too.
+pub fn default_db(dir: &Path) -> String {
+    let Ok(admin) = std::env::var("TRUSTDESK_TEST_PG") else {
+        return format!("sqlite://{}", dir.join("db/trustdesk.db").display());
+    };
+    let marker = dir.join("pg-url");
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return url;
+    }
+    let name = format!("td_proc_{}", uuid::Uuid::new_v4().simple());
+    // Called from async tests: create the database on a thread with its own runtime.
+    let created = std::thread::spawn({
+        let (admin, name) = (admin.clone(), name.clone());
+        move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                pool.close().await;
+            })
+        }
+    })
+    .join();
+    assert!(
+        created.is_ok(),
+        "could not create a PostgreSQL test database"
+    );
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    std::fs::write(&marker, url.as_str()).unwrap();
+    url.to_string()
 }
 
 fn args_for(dir: &Path, db: &str) -> Vec<String> {
@@ -44,11 +78,7 @@ fn args_for(dir: &Path, db: &str) -> Vec<String> {
 
 /// Starts `trustdesk serve` on an ephemeral port and waits until it listens.
 pub fn start(dir: &Path, extra: &[&str]) -> Proc {
-    start_on(
-        dir,
-        &format!("sqlite://{}", dir.join("db/trustdesk.db").display()),
-        extra,
-    )
+    start_on(dir, &default_db(dir), extra)
 }
 
 /// Like [`start`], on the given database (several processes may share one).
@@ -114,7 +144,9 @@ pub fn staff_key(dir: &Path, name: &str, role: &str) -> String {
 async fn first_run_creates_database_and_private_key_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let mut p = start(dir.path(), &[]);
-    assert!(dir.path().join("db/trustdesk.db").exists());
+    if default_db(dir.path()).starts_with("sqlite") {
+        assert!(dir.path().join("db/trustdesk.db").exists());
+    }
     let private = std::fs::read_dir(dir.path().join("keys/private"))
         .unwrap()
         .count();
