@@ -69,6 +69,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppPath
     }
 }
 
+/// The credential in an `Authorization: Bearer …` header value (scheme case-insensitive).
+pub fn bearer_value(v: &str) -> Option<&str> {
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The bearer credential of a request, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    bearer_value(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
 /// The authenticated staff member behind `Authorization: Bearer <key>`.
 pub struct StaffUser(pub Staff);
 
@@ -91,10 +102,7 @@ impl FromRequestParts<AppState> for StaffUser {
         let key = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
+            .and_then(bearer_value)
             .ok_or(AuthError::Invalid)?;
         Ok(StaffUser(
             staff::authenticate(state.store.as_ref(), key).await?,

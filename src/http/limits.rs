@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 
 use super::error::ApiError;
+use super::extract::bearer;
 use super::state::AppState;
 use crate::ratelimit::{ip_key, staff_key, Allowed, ClientKey, LimitedAction, RateLimited};
 
@@ -72,12 +73,6 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .find(|ip| !is_trusted(ip))
         .copied()
         .unwrap_or(peer)
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 /// Which limit a request falls under, and whether failed guesses lock it out.

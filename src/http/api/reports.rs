@@ -440,15 +440,8 @@ pub async fn status(
     headers: HeaderMap,
     AppPath(id): AppPath<String>,
 ) -> Result<Response, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_owned())
-        })
+    let bearer = crate::http::extract::bearer(&headers)
+        .map(str::to_owned)
         .ok_or_else(|| ApiError::Unauthorized {
             code: "missing_credentials",
             detail: "send Authorization: Bearer <receipt> (or a security staff API key)".into(),
