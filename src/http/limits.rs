@@ -84,9 +84,20 @@ fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction,
         ("POST", "/v1/reports") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
         (_, "/r/{id}") => (LimitedAction::ReportRead, true),
-        _ if staff => (LimitedAction::Staff, true),
+        // The per-key staff budget only on routes that check the key: anywhere else a made-up
+        // `Bearer tdk_…` would buy a fresh budget per invented key.
+        _ if staff && is_staff_route(route) => (LimitedAction::Staff, true),
         _ => (LimitedAction::Public, false),
     })
+}
+
+fn is_staff_route(route: &str) -> bool {
+    route.starts_with("/v1/sessions")
+        || (route.starts_with("/v1/channels") && route != "/v1/channels/check")
+        || route.starts_with("/v1/keys")
+        || route.starts_with("/v1/escalations")
+        || route == "/v1/audit"
+        || route.starts_with("/v1/reports")
 }
 
 pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -187,6 +198,27 @@ fn limited(l: RateLimited) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_made_up_staff_key_does_not_change_the_class_of_a_public_route() {
+        let get = Method::GET;
+        assert_eq!(
+            classify(&get, "/openapi.json", true),
+            Some((LimitedAction::Public, false))
+        );
+        assert_eq!(
+            classify(&get, "/.well-known/trustdesk-keys", true),
+            Some((LimitedAction::Public, false))
+        );
+        assert_eq!(
+            classify(&get, "/v1/escalations", true),
+            Some((LimitedAction::Staff, true))
+        );
+        assert_eq!(
+            classify(&get, "/v1/reports/{id}", false),
+            Some((LimitedAction::ReportRead, true))
+        );
+    }
 
     #[test]
     fn forwarded_headers_count_only_from_trusted_proxies() {
