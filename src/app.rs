@@ -118,6 +118,9 @@ impl App {
 
         let header_timeout =
             Duration::from_secs(u64::from(state.config.header_read_timeout_secs.max(1)));
+        let connections = Arc::new(tokio::sync::Semaphore::new(
+            state.config.max_connections.max(1),
+        ));
         let router = http::router(state);
         // Our own accept loop (rather than `axum::serve`) so that hyper gets a timer and a
         // header-read timeout: a client that trickles its headers is cut off.
@@ -134,6 +137,12 @@ impl App {
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             continue;
                         }
+                    };
+                    // Bounded connections: past the cap a new connection is closed at once, so
+                    // idle or slow clients cannot exhaust file descriptors.
+                    let Ok(permit) = connections.clone().try_acquire_owned() else {
+                        drop(stream);
+                        continue;
                     };
                     let svc = tower::ServiceExt::map_request(
                         router.clone(),
@@ -154,6 +163,7 @@ impl App {
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         let _ = conn.await;
+                        drop(permit);
                     });
                 }
                 _ = &mut shutdown => break,

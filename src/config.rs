@@ -27,6 +27,7 @@
 //! | `TRUSTDESK_RATE_LIMITS` | built-in defaults | `off` or `class=BURST/PERIOD,…` |
 //! | `TRUSTDESK_TRUSTED_PROXIES` | none | proxies whose forwarding headers are believed |
 //! | `TRUSTDESK_MAX_CONCURRENT_REQUESTS` | `512` | load shedding threshold |
+//! | `TRUSTDESK_MAX_CONNECTIONS` | `4096` | open connections; more are closed at accept |
 //! | `TRUSTDESK_HSTS` | `false` | send Strict-Transport-Security |
 //! | `TRUSTDESK_LEASE_SECS` | `300` | escalation lease without heartbeat |
 //! | `TRUSTDESK_SLA_P1_SECS` / `_P2_` / `_P3_` | `900` / `14400` / `86400` | first-response targets |
@@ -244,6 +245,15 @@ pub struct Config {
     )]
     pub max_concurrent_requests: usize,
 
+    /// Open client connections at once; further connections are closed at accept.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAX_CONNECTIONS",
+        default_value_t = 4096
+    )]
+    pub max_connections: usize,
+
     /// Send `Strict-Transport-Security` (set when the public URL is served over HTTPS).
     #[arg(long, global = true, env = "TRUSTDESK_HSTS", default_value_t = false)]
     pub hsts: bool,
@@ -339,6 +349,7 @@ impl Config {
             rate_limits: "off".into(),
             trusted_proxies: String::new(),
             max_concurrent_requests: 512,
+            max_connections: 4096,
             hsts: false,
             webhook_url: None,
             webhook_max_attempts: 12,

@@ -165,6 +165,15 @@ pub fn ip_key(ip: IpAddr) -> ClientKey {
     }
 }
 
+/// Key for guessing (failures, lockout, secret checks in flight): IPv6 by /48, since one
+/// subscriber easily holds a /48 and would otherwise get 65 536 lockout budgets.
+pub fn guess_key(ip: IpAddr) -> ClientKey {
+    match ip_key(ip) {
+        ClientKey::V6(p64) => ClientKey::V6(p64 & !0xffff),
+        other => other,
+    }
+}
+
 pub fn staff_key(api_key: &str) -> ClientKey {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(api_key.as_bytes());
@@ -195,11 +204,35 @@ pub struct RateLimited {
     pub retry_after: Duration,
 }
 
+/// Requests that check a secret (receipt, key, code) one client may have in flight at once.
+pub const MAX_SECRET_CHECKS_IN_FLIGHT: u32 = 4;
+
+type InFlight = std::sync::Arc<Mutex<HashMap<ClientKey, u32>>>;
+
 pub struct RateLimiter {
     /// `None`: limiting is off (tests, or an operator who limits at the proxy).
     limiters: Option<Vec<(LimitSpec, Limiter)>>,
     clock: DefaultClock,
     lockouts: Mutex<HashMap<ClientKey, Instant>>,
+    in_flight: InFlight,
+}
+
+/// Held while a secret-checking request runs; frees its slot when dropped.
+pub struct SecretSlot {
+    key: ClientKey,
+    in_flight: InFlight,
+}
+
+impl Drop for SecretSlot {
+    fn drop(&mut self) {
+        let mut m = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl RateLimiter {
@@ -231,6 +264,7 @@ impl RateLimiter {
             limiters,
             clock,
             lockouts: Mutex::new(HashMap::new()),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -275,6 +309,25 @@ impl RateLimiter {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Takes one of the client's few slots for a secret-checking request, or refuses (429, retry
+    /// in a second) when all are busy: guesses cannot be fired in parallel past the lockout.
+    pub fn secret_slot(&self, key: &ClientKey) -> Result<SecretSlot, RateLimited> {
+        let mut m = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(*key).or_insert(0);
+        if *n >= MAX_SECRET_CHECKS_IN_FLIGHT {
+            return Err(RateLimited {
+                action: LimitedAction::AuthFailure,
+                spec: LimitedAction::AuthFailure.default_spec(),
+                retry_after: Duration::from_secs(1),
+            });
+        }
+        *n += 1;
+        Ok(SecretSlot {
+            key: *key,
+            in_flight: self.in_flight.clone(),
+        })
     }
 
     /// Records a failed receipt / API key / session code; past the budget the client is locked
@@ -395,6 +448,23 @@ mod tests {
         }
         rl.record_failure(&k);
         assert!(rl.check_lockout(&k).is_err());
+    }
+
+    #[test]
+    fn secret_checks_in_flight_are_capped_and_released() {
+        let rl = RateLimiter::new(parse_specs("").unwrap());
+        let k = guess_key("2001:db8:1:2::1".parse().unwrap());
+        assert_eq!(
+            k,
+            guess_key("2001:db8:1:ff00::1".parse().unwrap()),
+            "same /48"
+        );
+        let slots: Vec<_> = (0..MAX_SECRET_CHECKS_IN_FLIGHT)
+            .map(|_| rl.secret_slot(&k).unwrap())
+            .collect();
+        assert!(rl.secret_slot(&k).is_err());
+        drop(slots);
+        assert!(rl.secret_slot(&k).is_ok());
     }
 
     #[test]

@@ -44,35 +44,54 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(&peer) {
         return peer;
     }
-    let mut chain: Vec<IpAddr> = Vec::new();
+    // Entries as written, left to right; X-Forwarded-For if present, else Forwarded `for=`.
+    let mut entries: Vec<String> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
         if let Ok(v) = v.to_str() {
-            chain.extend(v.split(',').filter_map(|p| p.trim().parse::<IpAddr>().ok()));
+            entries.extend(v.split(',').map(|p| p.trim().to_owned()));
         }
     }
-    if chain.is_empty() {
+    if entries.is_empty() {
         for v in headers.get_all(header::FORWARDED) {
             if let Ok(v) = v.to_str() {
                 for part in v.split([',', ';']) {
                     if let Some(f) = part.trim().strip_prefix("for=") {
-                        let f = f.trim_matches('"').trim_start_matches('[');
-                        let f = f.split(']').next().unwrap_or(f);
-                        if let Ok(ip) = f.parse::<IpAddr>() {
-                            chain.push(ip);
-                        } else if let Ok(sa) = f.parse::<SocketAddr>() {
-                            chain.push(sa.ip());
-                        }
+                        entries.push(f.trim_matches('"').to_owned());
                     }
                 }
             }
         }
     }
-    chain
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .copied()
-        .unwrap_or(peer)
+    // Walk from the right (what our proxies appended). The first entry we cannot read ends the
+    // walk: anything left of it was written by the client and proves nothing.
+    for e in entries.iter().rev() {
+        let Some(ip) = parse_forwarded_ip(e) else {
+            return peer;
+        };
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    peer
+}
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:4711`; IPv4-mapped IPv6 as IPv4.
+fn parse_forwarded_ip(e: &str) -> Option<IpAddr> {
+    let ip = e
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| e.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            e.strip_prefix('[')?
+                .split(']')
+                .next()?
+                .parse::<IpAddr>()
+                .ok()
+        })?;
+    Some(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    })
 }
 
 /// Which limit a request falls under, and whether failed guesses lock it out.
@@ -116,15 +135,27 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let key_bearer = bearer(req.headers()).filter(|b| b.starts_with("tdk_"));
-    let Some((action, guards_secrets)) = classify(req.method(), &route, key_bearer.is_some())
-    else {
+    // HEAD runs the GET handler (and its Content-Length tells the verdict): same class.
+    let method = if req.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        req.method()
+    };
+    let Some((action, guards_secrets)) = classify(method, &route, key_bearer.is_some()) else {
         return next.run(req).await;
     };
     let ip_key: ClientKey = ip_key(ip);
-    // A client locked out for guessing gets nothing that checks a secret.
+    let guess_key = crate::ratelimit::guess_key(ip);
+    // A client locked out for guessing gets nothing that checks a secret; and it may have only a
+    // few such requests in flight, so parallel guesses cannot outrun the lockout.
+    let mut _slot = None;
     if guards_secrets || key_bearer.is_some() {
-        if let Err(l) = s.limiter.check_lockout(&ip_key) {
+        if let Err(l) = s.limiter.check_lockout(&guess_key) {
             return limited(l);
+        }
+        match s.limiter.secret_slot(&guess_key) {
+            Ok(slot) => _slot = Some(slot),
+            Err(l) => return limited(l),
         }
     }
     let key = match (action, key_bearer) {
@@ -139,7 +170,7 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
         .increment(1);
     let mut resp = next.run(req).await;
     if resp.extensions().get::<AuthFailed>().is_some() {
-        s.limiter.record_failure(&ip_key);
+        s.limiter.record_failure(&guess_key);
     }
     if let Some(a) = allowed {
         set_headers(resp.headers_mut(), action, &a);
@@ -243,5 +274,19 @@ mod tests {
             "2001:db8::1".parse::<IpAddr>().unwrap()
         );
         assert!(parse_trusted("nonsense").is_err());
+        // A client-written entry that no proxy vouches for ends the walk.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "1.1.1.1, unknown, 10.0.0.9".parse().unwrap(),
+        );
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(client_ip(peer, &h, &trusted), peer);
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9:5555".parse().unwrap());
+        assert_eq!(
+            client_ip(peer, &h, &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap()
+        );
     }
 }

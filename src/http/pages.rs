@@ -247,6 +247,8 @@ pub struct StatusPage {
     pub t: StatusTexts,
     pub report: Option<super::api::reports::VictimStatus>,
     pub not_found: bool,
+    /// Only a well-formed id gets a form (its action URL is built from the id).
+    pub valid: bool,
 }
 
 fn status_page(
@@ -260,7 +262,9 @@ fn status_page(
         Locale::ZhCn => format!("举报 {id}"),
     };
     let t = status_texts(locale);
+    let valid = crate::reports::receipt::parse_report_id(&id).as_deref() == Some(id.as_str());
     HtmlPage(StatusPage {
+        valid,
         lang: locale.as_str(),
         lang_label: t.lang_label,
         title,

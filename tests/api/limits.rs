@@ -224,6 +224,12 @@ async fn api_key_and_session_code_guessing_are_locked_out() {
         .await
         .unwrap();
     assert_eq!(r.status(), 429, "session-code guessing locked out");
+    let r = other.head(app.url("/v/ZZZZ-ZZZZ-Z2")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "HEAD on an identity link is the same class, also locked out"
+    );
 }
 
 #[tokio::test]
