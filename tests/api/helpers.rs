@@ -60,7 +60,8 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
-async fn fresh_pg_database(admin_url: &str) -> String {
+/// Creates an empty database on the server behind `admin_url` and returns its URL.
+pub async fn fresh_pg_database(admin_url: &str) -> String {
     let name = format!("td_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::PgPool::connect(admin_url)
         .await

@@ -11,18 +11,7 @@ use crate::process::{start_on, Proc};
 /// A fresh database on the TRUSTDESK_TEST_PG server, or `None` (test skipped) without one.
 async fn pg_database() -> Option<String> {
     let admin = std::env::var("TRUSTDESK_TEST_PG").ok()?;
-    let name = format!("td_multi_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(&admin)
-        .await
-        .expect("PostgreSQL reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    Some(url.to_string())
+    Some(crate::helpers::fresh_pg_database(&admin).await)
 }
 
 fn cli(dir: &std::path::Path, db: &str, args: &[&str]) -> String {

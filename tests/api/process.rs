@@ -39,30 +39,16 @@ pub fn default_db(dir: &Path) -> String {
     if let Ok(url) = std::fs::read_to_string(&marker) {
         return url;
     }
-    let name = format!("td_proc_{}", uuid::Uuid::new_v4().simple());
     // Called from async tests: create the database on a thread with its own runtime.
-    let created = std::thread::spawn({
-        let (admin, name) = (admin.clone(), name.clone());
-        move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-            })
-        }
+    let url = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(crate::helpers::fresh_pg_database(&admin))
     })
-    .join();
-    assert!(
-        created.is_ok(),
-        "could not create a PostgreSQL test database"
-    );
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    std::fs::write(&marker, url.as_str()).unwrap();
-    url.to_string()
+    .join()
+    .expect("could not create a PostgreSQL test database");
+    std::fs::write(&marker, &url).unwrap();
+    url
 }
 
 fn args_for(dir: &Path, db: &str) -> Vec<String> {

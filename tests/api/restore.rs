@@ -52,22 +52,8 @@ async fn documented_backup_and_restore_brings_back_sessions_reports_evidence_and
         eprintln!("TRUSTDESK_TEST_PG not set: restore test skipped (.ci/run sets it)");
         return;
     };
-    let make_db = |name: &str| {
-        let mut u = url::Url::parse(&admin_url).unwrap();
-        u.set_path(name);
-        u.to_string()
-    };
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let (old_name, new_name) = (format!("td_live_{suffix}"), format!("td_restored_{suffix}"));
-    let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    for n in [&old_name, &new_name] {
-        sqlx::query(&format!("CREATE DATABASE {n}"))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
-    pool.close().await;
-    let (old_db, new_db) = (make_db(&old_name), make_db(&new_name));
+    let old_db = crate::helpers::fresh_pg_database(&admin_url).await;
+    let new_db = crate::helpers::fresh_pg_database(&admin_url).await;
     let bin = env!("CARGO_BIN_EXE_trustdesk");
     let live = tempfile::tempdir().unwrap();
     let keys_arg = |d: &Path| d.join("keys").display().to_string();
