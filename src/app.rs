@@ -69,7 +69,22 @@ impl App {
             .map_err(|e| anyhow::anyhow!("TRUSTDESK_RATE_LIMITS: {e}"))?;
         let trusted = crate::http::limits::parse_trusted(&config.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("TRUSTDESK_TRUSTED_PROXIES: {e}"))?;
+        let live = Arc::new(
+            crate::tokens::LiveSessions::load(store.as_ref())
+                .await
+                .context("loading the session index")?,
+        );
+        let keys = Arc::new(keys);
+        let tokens = Arc::new(tokens);
+        let verifier = Arc::new(crate::tokens::Verifier::new(
+            tokens.clone(),
+            keys.clone(),
+            store.clone(),
+            live,
+            config.verify_cache_entries,
+        ));
         let state = AppState {
+            verifier,
             limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),
             trusted_proxies: Arc::new(trusted),
             queue: Arc::new(queue),
@@ -77,8 +92,8 @@ impl App {
             reports: Arc::new(reports),
             attachment_limits,
             store,
-            keys: Arc::new(keys),
-            tokens: Arc::new(tokens),
+            keys,
+            tokens,
             config: Arc::new(config),
             metrics: crate::telemetry::metrics_handle(),
         };
@@ -244,7 +259,37 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             metrics::gauge!("trustdesk_ratelimit_tracked_keys").set(limiter.tracked_keys() as f64);
         }
     });
-    let mut tasks = vec![reload, upkeep, sweeper, breaches, purge];
+    let (verifier, store) = (state.verifier.clone(), state.store.clone());
+    let every = Duration::from_millis(state.config.session_sync_ms);
+    let sessions = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            tick.tick().await;
+            let live = verifier.live();
+            match live.refresh(store.as_ref()).await {
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!("Session index in sync again");
+                }
+                Ok(_) => {}
+                // Logged once per outage: revocations from other instances wait until it ends.
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "Session index refresh failed; revocations made on other instances are delayed");
+                }
+                Err(_) => {}
+            }
+            let at = crate::types::now();
+            metrics::gauge!("trustdesk_session_index_age_seconds")
+                .set(live.staleness(at).min(i64::from(u32::MAX)) as f64);
+            metrics::gauge!("trustdesk_session_index_sessions").set(live.len() as f64);
+            metrics::gauge!("trustdesk_verify_cache_entries")
+                .set(verifier.cached_signatures() as f64);
+        }
+    });
+    let mut tasks = vec![reload, upkeep, sweeper, breaches, purge, sessions];
     if let Some(url) = &state.config.webhook_url {
         let settings = crate::notify::WebhookSettings {
             url: url.clone(),

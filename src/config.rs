@@ -278,6 +278,26 @@ pub struct Config {
     /// Target time to first response for P3 reports, in seconds.
     #[arg(long, global = true, env = "TRUSTDESK_SLA_P3_SECS", default_value_t = 24 * 3600)]
     pub sla_p3_secs: u32,
+
+    /// Verified-signature cache size in tokens (about 400 bytes each); 0 turns the cache off.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_VERIFY_CACHE_ENTRIES",
+        default_value_t = 100_000
+    )]
+    pub verify_cache_entries: u64,
+
+    /// How often the in-memory session index re-reads sessions issued or revoked elsewhere: the
+    /// bound on how late another instance honours a revocation.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_SESSION_SYNC_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(50..=60_000)
+    )]
+    pub session_sync_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -358,6 +378,8 @@ impl Config {
             sla_p1_secs: 15 * 60,
             sla_p2_secs: 4 * 3600,
             sla_p3_secs: 24 * 3600,
+            verify_cache_entries: 10_000,
+            session_sync_ms: 200,
         }
     }
 }

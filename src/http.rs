@@ -40,6 +40,13 @@ pub fn router(state: AppState) -> Router {
 
     let public_api = Router::new()
         .route("/v1/verify", post(api::verify::verify))
+        .route(
+            "/v1/verify/batch",
+            // 64 links of a few hundred bytes each, with room for the messages around them.
+            post(api::verify::verify_batch).layer(DefaultBodyLimit::max(
+                body_limit.max(tokens_batch_body_limit()),
+            )),
+        )
         .route("/v1/channels/check", get(api::channels::check))
         .route("/.well-known/trustdesk-keys", get(api::keys::published));
 
@@ -199,6 +206,11 @@ pub fn router(state: AppState) -> Router {
         .load_shed()
         .concurrency_limit(state.config.max_concurrent_requests.max(1));
     Router::new().fallback_service(inner).layer(shed)
+}
+
+/// A full batch of maximal tokens, JSON-quoted.
+const fn tokens_batch_body_limit() -> usize {
+    crate::tokens::verifier::MAX_BATCH * (crate::tokens::paseto::MAX_TOKEN_LEN + 16) + 1024
 }
 
 #[derive(Clone, Copy)]

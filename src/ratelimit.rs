@@ -21,6 +21,8 @@ use governor::Quota;
 pub enum LimitedAction {
     /// Token / link / code verification: generous, it is what every user calls.
     Verify,
+    /// Batch verification (up to 64 tokens per request): its own, smaller budget of requests.
+    VerifyBatch,
     /// Channel checks: generous.
     ChannelCheck,
     /// Report submission: strict, so spam cannot bury real reports.
@@ -36,8 +38,9 @@ pub enum LimitedAction {
 }
 
 impl LimitedAction {
-    pub const ALL: [LimitedAction; 7] = [
+    pub const ALL: [LimitedAction; 8] = [
         LimitedAction::Verify,
+        LimitedAction::VerifyBatch,
         LimitedAction::ChannelCheck,
         LimitedAction::ReportSubmit,
         LimitedAction::ReportRead,
@@ -49,6 +52,7 @@ impl LimitedAction {
     pub fn name(self) -> &'static str {
         match self {
             LimitedAction::Verify => "verify",
+            LimitedAction::VerifyBatch => "verify_batch",
             LimitedAction::ChannelCheck => "channel_check",
             LimitedAction::ReportSubmit => "report_submit",
             LimitedAction::ReportRead => "report_read",
@@ -65,13 +69,14 @@ impl LimitedAction {
             period: Duration::from_millis(period_ms),
         };
         match self {
-            LimitedAction::Verify => s(60, 500),       // 120/min sustained
-            LimitedAction::ChannelCheck => s(60, 500), // 120/min
+            LimitedAction::Verify => s(60, 500),        // 120/min sustained
+            LimitedAction::VerifyBatch => s(10, 2_000), // 30 batches/min: ~32 tokens/s
+            LimitedAction::ChannelCheck => s(60, 500),  // 120/min
             LimitedAction::ReportSubmit => s(3, 720_000), // 5/hour, burst 3
-            LimitedAction::ReportRead => s(30, 2_000), // 30/min
-            LimitedAction::Staff => s(200, 50),        // 20/s per key
+            LimitedAction::ReportRead => s(30, 2_000),  // 30/min
+            LimitedAction::Staff => s(200, 50),         // 20/s per key
             LimitedAction::AuthFailure => s(5, 60_000), // 5 failures, then 1/min
-            LimitedAction::Public => s(120, 250),      // 240/min
+            LimitedAction::Public => s(120, 250),       // 240/min
         }
     }
 

@@ -99,6 +99,8 @@ fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction,
     Some(match (method.as_str(), route) {
         (_, "/healthz" | "/readyz" | "/metrics" | "/assets/style.css") => return None,
         ("POST", "/v1/verify" | "/verify") | ("GET", "/v/{token}") => (LimitedAction::Verify, true),
+        // Tokens only (session codes are refused in batches), so no secret is guessed here.
+        ("POST", "/v1/verify/batch") => (LimitedAction::VerifyBatch, false),
         (_, "/v1/channels/check") => (LimitedAction::ChannelCheck, false),
         ("POST", "/v1/reports") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),

@@ -14,6 +14,7 @@ use super::{api, error, ops};
     ),
     paths(
         api::verify::verify,
+        api::verify::verify_batch,
         api::channels::check,
         api::channels::create,
         api::channels::list,

@@ -68,7 +68,7 @@ pub async fn verify_link(
     let verdict = if token.len() > tokens::paseto::MAX_TOKEN_LEN {
         Verdict::Malformed("the token is damaged or incomplete")
     } else {
-        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &token).await?
+        s.verifier.verify(&token).await?
     };
     Ok(verdict_page(&s, &verdict, locale))
 }
@@ -129,7 +129,7 @@ pub async fn verify_submit(
     let verdict = if form.input.len() > tokens::input::MAX_INPUT_LEN {
         Verdict::Malformed("the input is too long")
     } else {
-        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &form.input).await?
+        s.verifier.verify(&form.input).await?
     };
     Ok(verdict_page(&s, &verdict, locale))
 }

@@ -8,13 +8,15 @@ use crate::config::Config;
 use crate::reports::{AttachmentLimits, ReportSettings};
 use crate::storage::blobs::BlobStore;
 use crate::storage::Store;
-use crate::tokens::{Keyring, TokenSettings};
+use crate::tokens::{Keyring, TokenSettings, Verifier};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<Keyring>,
     pub tokens: Arc<TokenSettings>,
+    /// The verification hot path: caches, in-memory sessions.
+    pub verifier: Arc<Verifier>,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub blobs: Arc<dyn BlobStore>,

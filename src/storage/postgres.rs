@@ -7,9 +7,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::sql::{self, impl_store};
 use super::{
     AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
-    EscalationRecord, IdempotencyRecord, NewEscalation, NewReportBundle, OutboxRecord,
-    ReportEventRecord, ReportFilter, ReportRecord, ReportTransition, Resolution, SessionRecord,
-    SessionView, StaffRecord, StorageError, Store,
+    EscalationRecord, IdempotencyRecord, LiveSessionRow, NewEscalation, NewReportBundle,
+    OutboxRecord, ReportEventRecord, ReportFilter, ReportRecord, ReportTransition, Resolution,
+    SessionRecord, SessionView, StaffRecord, StorageError, Store,
 };
 
 pub struct PgStore {

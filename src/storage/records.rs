@@ -36,6 +36,18 @@ pub struct SessionRecord {
     pub revoked_by: Option<String>,
 }
 
+/// What the in-memory session index keeps of a session: enough to match a token to the session
+/// it claims and to know whether it is revoked.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LiveSessionRow {
+    pub jti: String,
+    pub agent_id: String,
+    pub channel_kind: String,
+    pub channel_value: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// A session joined with its agent's display name.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct SessionView {

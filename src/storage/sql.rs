@@ -20,6 +20,11 @@ pub const INSERT_SESSION: &str =
 pub const SESSION_VIEW: &str = "SELECT s.jti, s.agent_id, s.kid, s.channel_kind, s.channel_value, \
      s.user_ref_last4, s.code_hash, s.issued_at, s.expires_at, s.revoked_at, s.revoked_by, \
      st.name AS agent_name FROM sessions s JOIN staff st ON st.id = s.agent_id";
+/// Two index-backed halves rather than one `OR`, which neither planner can serve from the indexes.
+pub const LIVE_SESSIONS: &str = "SELECT jti, agent_id, channel_kind, channel_value, expires_at, \
+     revoked_at FROM sessions WHERE expires_at > $1 AND issued_at >= $2 \
+     UNION ALL SELECT jti, agent_id, channel_kind, channel_value, expires_at, revoked_at \
+     FROM sessions WHERE expires_at > $1 AND revoked_at IS NOT NULL";
 pub const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $1, revoked_by = $2 WHERE jti = $3 AND revoked_at IS NULL";
 
@@ -373,6 +378,19 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
             Ok(r.rows_affected() > 0)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn live_sessions_since(
+            &self,
+            since: i64,
+            expires_after: i64,
+        ) -> Result<Vec<LiveSessionRow>, StorageError> {
+            Ok(sqlx::query_as::<_, LiveSessionRow>(sql::LIVE_SESSIONS)
+                .bind(expires_after)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?)
         }
 
         #[tracing::instrument(skip_all)]

@@ -1,5 +1,7 @@
 //! The claims a support-session token carries, and the rules a token must meet to be genuine.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// Audience of every session token: only Trustdesk's verifier accepts them.
@@ -31,6 +33,35 @@ pub struct SessionClaims {
     /// recognise "this agent knows my account", too little to leak it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_ref_last4: Option<String>,
+}
+
+/// The same claims read without copying: strings borrow from the verified message unless JSON
+/// escapes force a copy. This is what the verification hot path parses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimsRef<'a> {
+    #[serde(borrow)]
+    pub iss: Cow<'a, str>,
+    #[serde(borrow)]
+    pub aud: Cow<'a, str>,
+    #[serde(borrow)]
+    pub sub: Cow<'a, str>,
+    #[serde(borrow)]
+    pub jti: Cow<'a, str>,
+    #[serde(borrow)]
+    pub iat: Cow<'a, str>,
+    #[serde(borrow)]
+    pub nbf: Cow<'a, str>,
+    #[serde(borrow)]
+    pub exp: Cow<'a, str>,
+    #[serde(borrow)]
+    pub agent_name: Cow<'a, str>,
+    #[serde(borrow)]
+    pub channel_kind: Cow<'a, str>,
+    #[serde(borrow)]
+    pub channel_handle: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub user_ref_last4: Option<Cow<'a, str>>,
 }
 
 /// Parses an RFC 3339 claim into Unix seconds.

@@ -31,10 +31,6 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// Ed25519 signature length: the tail of the decoded payload.
 const SIG_LEN: usize = 64;
 
-/// Upper bound of decoded bytes for any segment of a token within
-/// [`MAX_TOKEN_LEN`] (the base64 engine's estimate rounds up to whole quads).
-const MAX_DECODED_LEN: usize = (MAX_TOKEN_LEN / 4 + 1) * 3;
-
 /// Unpadded URL-safe base64 that rejects padding and non-zero trailing bits,
 /// spelled out rather than relying on `URL_SAFE_NO_PAD`'s defaults.
 const B64: GeneralPurpose = GeneralPurpose::new(
@@ -93,75 +89,123 @@ pub fn sign(key: &SigningKey, message: &[u8], footer: &[u8], implicit: &[u8]) ->
     token
 }
 
+/// A token taken apart but not yet verified: every slice borrows the caller's buffer, so
+/// verifying costs no allocation. Nothing in it is trustworthy until [`Decoded::verify`] passes.
+pub struct Decoded<'b> {
+    /// The pre-authentication encoding the signature covers.
+    pub pae: &'b [u8],
+    pub message: &'b [u8],
+    /// Empty when the token has no footer.
+    pub footer: &'b [u8],
+    pub signature: Signature,
+}
+
+impl Decoded<'_> {
+    /// The one Ed25519 verification a token costs.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), PasetoError> {
+        key.verify(self.pae, &self.signature)
+            .map_err(|_| PasetoError::BadSignature)
+    }
+}
+
+/// Bytes of buffer [`decode`] needs for `token` with an implicit assertion of `implicit_len`
+/// bytes (an upper bound: base64 is sized by whole quads).
+pub fn buffer_len(token: &str, implicit_len: usize) -> usize {
+    4 * 8 + HEADER.len() + decode_room(token.len()) + implicit_len
+}
+
+/// Stack buffer size that holds any session token Trustdesk issues (about 400 bytes) with room
+/// to spare; larger tokens fall back to one heap buffer.
+pub const STACK_BUFFER: usize = 1536;
+
+/// Splits and base64-decodes `token` straight into `buf`, laying the message, footer and
+/// implicit assertion out as the PAE the signature covers: no copies, no allocation.
+///
+/// `buf` must hold [`buffer_len`] bytes; a shorter one (or a token over [`MAX_TOKEN_LEN`]) is
+/// `Malformed`.
+pub fn decode<'b>(
+    token: &str,
+    implicit: &[u8],
+    buf: &'b mut [u8],
+) -> Result<Decoded<'b>, PasetoError> {
+    let (payload_b64, footer_b64) = split(token)?;
+    let footer_b64 = footer_b64.unwrap_or("");
+    let needed = 4 * 8
+        + HEADER.len()
+        + decode_room(payload_b64.len())
+        + decode_room(footer_b64.len())
+        + implicit.len();
+    if buf.len() < needed {
+        return Err(PasetoError::Malformed);
+    }
+
+    let mut at = 0;
+    let put = |buf: &mut [u8], at: &mut usize, bytes: &[u8]| {
+        buf[*at..*at + bytes.len()].copy_from_slice(bytes);
+        *at += bytes.len();
+    };
+    put(buf, &mut at, &le64(4));
+    put(buf, &mut at, &le64(HEADER.len()));
+    put(buf, &mut at, HEADER.as_bytes());
+
+    // The message length is only known after decoding: its slot is filled in afterwards.
+    let m_len_at = at;
+    let m_start = at + 8;
+    let decoded = B64
+        .decode_slice(payload_b64, &mut buf[m_start..])
+        .map_err(|_| PasetoError::Malformed)?;
+    let m_len = decoded.checked_sub(SIG_LEN).ok_or(PasetoError::Malformed)?;
+    let m_end = m_start + m_len;
+    let signature = Signature::from_bytes(
+        buf[m_end..m_end + SIG_LEN]
+            .try_into()
+            .map_err(|_| PasetoError::Malformed)?,
+    );
+    buf[m_len_at..m_start].copy_from_slice(&le64(m_len));
+
+    // The footer's length slot overwrites the (already copied) signature.
+    let f_len_at = m_end;
+    let f_start = f_len_at + 8;
+    let f_len = B64
+        .decode_slice(footer_b64, &mut buf[f_start..])
+        .map_err(|_| PasetoError::Malformed)?;
+    buf[f_len_at..f_start].copy_from_slice(&le64(f_len));
+    let f_end = f_start + f_len;
+
+    at = f_end;
+    put(buf, &mut at, &le64(implicit.len()));
+    put(buf, &mut at, implicit);
+
+    let buf = &*buf;
+    Ok(Decoded {
+        pae: &buf[..at],
+        message: &buf[m_start..m_end],
+        footer: &buf[f_start..f_end],
+        signature,
+    })
+}
+
 /// Verifies a `v4.public` token and returns its message.
 ///
 /// With `Some(expected_footer)` the token's footer must equal it exactly (a
 /// token without a footer matches only an empty expectation); with `None` the
 /// footer is still covered by the signature but not compared.
-///
-/// The message and footer are base64-decoded straight into the one pre-sized
-/// PAE buffer, which is then trimmed in place into the returned message: one
-/// allocation per call.
 pub fn verify(
     key: &VerifyingKey,
     token: &str,
     expected_footer: Option<&[u8]>,
     implicit: &[u8],
 ) -> Result<Vec<u8>, PasetoError> {
-    let (payload_b64, footer_b64) = split(token)?;
-    let footer_b64 = footer_b64.unwrap_or("");
-
-    let capacity = 4 * 8
-        + HEADER.len()
-        + decode_room(payload_b64.len())
-        + decode_room(footer_b64.len())
-        + implicit.len();
-    let mut buf = Vec::with_capacity(capacity);
-    buf.extend_from_slice(&le64(4));
-    buf.extend_from_slice(&le64(HEADER.len()));
-    buf.extend_from_slice(HEADER.as_bytes());
-
-    // Message length is only known after decoding: reserve its slot.
-    let m_len_at = buf.len();
-    buf.extend_from_slice(&[0; 8]);
-    let m_start = buf.len();
-    B64.decode_vec(payload_b64, &mut buf)
-        .map_err(|_| PasetoError::Malformed)?;
-    let sig_start = buf
-        .len()
-        .checked_sub(SIG_LEN)
-        .filter(|&s| s >= m_start)
-        .ok_or(PasetoError::Malformed)?;
-    let mut sig = [0u8; SIG_LEN];
-    sig.copy_from_slice(&buf[sig_start..]);
-    buf.truncate(sig_start);
-    let m_end = sig_start;
-    buf[m_len_at..m_start].copy_from_slice(&le64(m_end - m_start));
-
-    let f_len_at = buf.len();
-    buf.extend_from_slice(&[0; 8]);
-    let f_start = buf.len();
-    B64.decode_vec(footer_b64, &mut buf)
-        .map_err(|_| PasetoError::Malformed)?;
-    let f_len = buf.len() - f_start;
-    buf[f_len_at..f_start].copy_from_slice(&le64(f_len));
-
+    let mut buf = vec![0u8; buffer_len(token, implicit.len())];
+    let d = decode(token, implicit, &mut buf)?;
     if let Some(expected) = expected_footer {
         // Length is not secret; `ct_eq` on slices of unequal length is false.
-        if !bool::from(buf[f_start..].ct_eq(expected)) {
+        if !bool::from(d.footer.ct_eq(expected)) {
             return Err(PasetoError::FooterMismatch);
         }
     }
-
-    buf.extend_from_slice(&le64(implicit.len()));
-    buf.extend_from_slice(implicit);
-
-    key.verify(&buf, &Signature::from_bytes(&sig))
-        .map_err(|_| PasetoError::BadSignature)?;
-
-    buf.truncate(m_end);
-    buf.drain(..m_start);
-    Ok(buf)
+    d.verify(key)?;
+    Ok(d.message.to_vec())
 }
 
 /// Returns the decoded footer of an *unverified* token (empty if none).
@@ -170,21 +214,8 @@ pub fn verify(
 /// authenticated until [`verify`] succeeds. The token must still be
 /// well-formed, so garbage is rejected before any key lookup.
 pub fn untrusted_footer(token: &str) -> Result<Vec<u8>, PasetoError> {
-    let (payload_b64, footer_b64) = split(token)?;
-
-    // Validate the payload's encoding and length without allocating.
-    let mut scratch = [0u8; MAX_DECODED_LEN];
-    let payload_len = B64
-        .decode_slice(payload_b64, &mut scratch)
-        .map_err(|_| PasetoError::Malformed)?;
-    if payload_len < SIG_LEN {
-        return Err(PasetoError::Malformed);
-    }
-
-    match footer_b64 {
-        None => Ok(Vec::new()),
-        Some(f) => B64.decode(f).map_err(|_| PasetoError::Malformed),
-    }
+    let mut buf = vec![0u8; buffer_len(token, 0)];
+    Ok(decode(token, &[], &mut buf)?.footer.to_vec())
 }
 
 /// Splits a token into its base64 payload and optional base64 footer after
@@ -530,16 +561,21 @@ mod tests {
     }
 
     #[test]
-    fn verify_reuses_its_one_presized_buffer_for_the_message() {
-        // The returned Vec is the PAE buffer itself, still at the capacity
-        // reserved up front: no second buffer and no regrowth.
+    fn decode_lays_out_exactly_the_pae_in_a_stack_buffer() {
         let sk = key(17);
         let t = sign(&sk, b"message", b"footer", b"implicit");
-        let m = verify(&sk.verifying_key(), &t, Some(b"footer"), b"implicit").unwrap();
-        assert_eq!(m, b"message");
-        let (p, f) = t[HEADER.len()..].split_once('.').unwrap();
-        let reserved = 4 * 8 + HEADER.len() + decode_room(p.len()) + decode_room(f.len()) + 8;
-        assert_eq!(m.capacity(), reserved);
+        let mut buf = [0u8; STACK_BUFFER];
+        let d = decode(&t, b"implicit", &mut buf).unwrap();
+        assert_eq!(d.pae, pae(b"message", b"footer", b"implicit"));
+        assert_eq!((d.message, d.footer), (&b"message"[..], &b"footer"[..]));
+        assert!(d.verify(&sk.verifying_key()).is_ok());
+        assert!(buffer_len(&t, 8) >= d.pae.len());
+        // A buffer too small is refused, never overrun.
+        let mut small = [0u8; 64];
+        assert_eq!(
+            decode(&t, b"implicit", &mut small).err(),
+            Some(PasetoError::Malformed)
+        );
     }
 
     #[test]

@@ -43,9 +43,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
-    let (_, admin_key) = trustdesk::staff::create(store.as_ref(), "root-admin", Role::Admin)
-        .await
-        .expect("admin");
+    let (_, admin_key) =
+        trustdesk::staff::create(store.as_ref(), &format!("root-admin-{port}"), Role::Admin)
+            .await
+            .expect("admin");
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
@@ -209,6 +210,25 @@ impl TestApp {
         let r = self.verify(input).await;
         assert_eq!(r.status(), StatusCode::OK);
         json(r).await
+    }
+
+    pub async fn verify_batch(&self, inputs: &[String]) -> Response {
+        self.client
+            .post(self.url("/v1/verify/batch"))
+            .json(&json!({ "inputs": inputs }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A counter or gauge from `/metrics` (summed over its label sets matching `labels`).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.expect("metrics");
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter(|l| l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     pub async fn revoke(&self, key: &str, session_id: &str) -> Response {

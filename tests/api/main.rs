@@ -2,6 +2,7 @@
 //! SQLite database and fresh keys, and talks to it with a real HTTP client.
 
 mod helpers;
+mod hotpath;
 mod limits;
 
 mod auth;

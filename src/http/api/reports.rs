@@ -246,7 +246,7 @@ async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiErr
     let token = match &r.presented {
         None => None,
         Some(p) => {
-            let v = tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), p).await?;
+            let v = s.verifier.verify(p).await?;
             let reason = match &v {
                 Verdict::Forged(f) => serde_json::to_value(f)
                     .ok()

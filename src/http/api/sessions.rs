@@ -105,6 +105,7 @@ pub async fn issue(
         &s.tokens,
         &s.keys,
         s.store.as_ref(),
+        s.verifier.live(),
         agent,
         &handle,
         req.user_ref.as_deref(),
@@ -169,7 +170,8 @@ pub async fn revoke(
             "not a session id",
         ));
     }
-    let (info, at) = tokens::revoke(s.store.as_ref(), actor, &session_id).await?;
+    let (info, at) =
+        tokens::revoke(s.store.as_ref(), s.verifier.live(), actor, &session_id).await?;
     metrics::counter!("trustdesk_sessions_revoked_total").increment(1);
     Ok(Json(RevokedResponse {
         session_id: info.session_id,

@@ -146,12 +146,87 @@ pub async fn verify(
         .as_deref()
         .and_then(Locale::parse_tag)
         .unwrap_or(header_locale);
-    let verdict =
-        tokens::verify(&s.tokens, &s.keys.current(), s.store.as_ref(), &req.input).await?;
+    let verdict = s.verifier.verify(&req.input).await?;
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
     let mut resp = Json(present(&verdict, locale, s.base_url())).into_response();
     mark_guess(&mut resp, &verdict);
     Ok(resp)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchVerifyRequest {
+    /// 1 to 64 tokens, identity links or messages containing one. Session codes are refused in a
+    /// batch (`malformed`): they are verified one at a time through `POST /v1/verify`.
+    #[schema(min_items = 1, max_items = 64)]
+    pub inputs: Vec<String>,
+    /// `en` or `zh-CN`; defaults to `Accept-Language`.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchVerifyResponse {
+    /// One verdict per input, in the order given.
+    pub results: Vec<VerifyResponse>,
+}
+
+/// Verify up to 64 tokens at once (a messenger bot checking every link in a group).
+///
+/// Each answer is the one `POST /v1/verify` gives for that input alone; a broken or forged input
+/// never spoils the others.
+#[utoipa::path(
+    post, path = "/v1/verify/batch", tag = "verify",
+    request_body = BatchVerifyRequest,
+    responses(
+        (status = 200, description = "One verdict per input, in order", body = BatchVerifyResponse),
+        (status = 400, description = "Not valid JSON, no inputs, more than 64, or one over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_batch(
+    State(s): State<AppState>,
+    PreferredLocale(header_locale): PreferredLocale,
+    AppJson(req): AppJson<BatchVerifyRequest>,
+) -> Result<Json<BatchVerifyResponse>, ApiError> {
+    let max = tokens::verifier::MAX_BATCH;
+    if req.inputs.is_empty() || req.inputs.len() > max {
+        return Err(ApiError::bad_request(
+            "invalid_batch_size",
+            format!("a batch holds 1 to {max} inputs"),
+        ));
+    }
+    if req
+        .inputs
+        .iter()
+        .any(|i| i.len() > tokens::input::MAX_INPUT_LEN)
+    {
+        return Err(ApiError::bad_request(
+            "input_too_long",
+            format!(
+                "each input is limited to {} bytes",
+                tokens::input::MAX_INPUT_LEN
+            ),
+        ));
+    }
+    let locale = req
+        .lang
+        .as_deref()
+        .and_then(Locale::parse_tag)
+        .unwrap_or(header_locale);
+    let verdicts = s.verifier.verify_batch(&req.inputs).await?;
+    let base = s.base_url();
+    let results = verdicts
+        .iter()
+        .map(|v| {
+            metrics::counter!("trustdesk_verdicts_total", "verdict" => v.kind()).increment(1);
+            present(v, locale, base)
+        })
+        .collect();
+    Ok(Json(BatchVerifyResponse { results }))
 }
 
 /// An unknown session code is a guess: the rate-limit middleware counts it towards the lockout.

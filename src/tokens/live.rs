@@ -1,0 +1,276 @@
+//! The in-memory session index: which sessions exist and which are revoked, so verifying a token
+//! never waits for the database.
+//!
+//! Loaded in full at start. Every pass (default each second) then re-reads every revoked session
+//! that has not expired, which involves no clock at all, and the sessions issued since the
+//! previous pass (minus [`OVERLAP_SECS`]), which only saves the database lookups a session from
+//! another instance would otherwise cost on first sight. The instance that issues or revokes a
+//! session updates its own index at once; every other instance sees a revocation after its next
+//! pass, so it is honoured everywhere within one interval plus one query (documented as ≤ 2 s).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::RwLock;
+
+use crate::storage::{LiveSessionRow, SessionRecord, StorageError, Store};
+use crate::types::{now, UnixTime};
+
+use super::SessionInfo;
+
+/// Re-read window behind the previous pass for new sessions. Sessions are stamped with the issuing
+/// instance's clock before they commit; one that slips past this window is fetched on first use.
+pub const OVERLAP_SECS: i64 = 30;
+
+/// How long an expired session stays known, so an expired-but-revoked or expired-but-forged token
+/// still gets its precise answer for a day; after that every expired token is simply `expired`.
+pub const RETENTION_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug)]
+struct Entry {
+    agent_id: Box<str>,
+    channel_kind: Box<str>,
+    channel_value: Box<str>,
+    expires_at: UnixTime,
+    revoked_at: Option<UnixTime>,
+}
+
+/// What the index says about the session a verified token names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Live,
+    Revoked,
+    /// A session with this id exists but was issued for another agent, channel or lifetime: the
+    /// token was signed by someone other than this service's issuing code.
+    Mismatch,
+    /// Not in the index: issued on another instance since the last pass, or never issued at all.
+    /// Only this case asks the database.
+    Missing,
+}
+
+/// Session ids with what is needed to match a token to its session. Bounded by the sessions
+/// issued in the last `max_ttl + RETENTION_SECS`; expired entries are pruned at every pass.
+pub struct LiveSessions {
+    map: RwLock<HashMap<Box<str>, Entry>>,
+    /// Start of the last successful pass; the next one re-reads from here minus the overlap.
+    last_pass: AtomicI64,
+}
+
+impl Default for LiveSessions {
+    fn default() -> Self {
+        LiveSessions {
+            map: RwLock::new(HashMap::new()),
+            last_pass: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl LiveSessions {
+    /// Loads every session still worth knowing.
+    pub async fn load(store: &dyn Store) -> Result<LiveSessions, StorageError> {
+        let live = LiveSessions::default();
+        live.refresh(store).await?;
+        Ok(live)
+    }
+
+    /// One pass: re-reads what changed since the last pass (everything, the first time) and
+    /// prunes what expired. Returns how many rows were read.
+    pub async fn refresh(&self, store: &dyn Store) -> Result<usize, StorageError> {
+        let started = now();
+        let last = self.last_pass.load(Ordering::Acquire);
+        let since = if last == i64::MIN {
+            i64::MIN
+        } else {
+            last - OVERLAP_SECS
+        };
+        let rows = store
+            .live_sessions_since(since, started - RETENTION_SECS)
+            .await?;
+        let n = rows.len();
+        {
+            let mut map = self.write();
+            for row in rows {
+                upsert(&mut map, row);
+            }
+            map.retain(|_, e| e.expires_at + RETENTION_SECS > started);
+        }
+        self.last_pass.store(started, Ordering::Release);
+        Ok(n)
+    }
+
+    /// Seconds since the last successful pass: exported as a metric, since a stale index delays
+    /// revocations from other instances.
+    pub fn staleness(&self, at: UnixTime) -> i64 {
+        match self.last_pass.load(Ordering::Acquire) {
+            i64::MIN => i64::MAX,
+            t => at - t,
+        }
+    }
+
+    /// Records a session this instance just committed.
+    pub fn note_issued(&self, rec: &SessionRecord) {
+        upsert(
+            &mut self.write(),
+            LiveSessionRow {
+                jti: rec.jti.clone(),
+                agent_id: rec.agent_id.clone(),
+                channel_kind: rec.channel_kind.clone(),
+                channel_value: rec.channel_value.clone(),
+                expires_at: rec.expires_at,
+                revoked_at: rec.revoked_at,
+            },
+        );
+    }
+
+    /// Records a revocation this instance just committed.
+    pub fn note_revoked(&self, jti: &str, at: UnixTime) {
+        if let Some(e) = self.write().get_mut(jti) {
+            e.revoked_at.get_or_insert(at);
+        }
+    }
+
+    /// Records a session the database confirmed (after [`Lookup::Missing`]).
+    pub fn note_row(&self, row: LiveSessionRow) {
+        upsert(&mut self.write(), row);
+    }
+
+    /// Matches a token's signed claims against the session it names.
+    pub fn lookup(&self, info: &SessionInfo) -> Lookup {
+        let map = match self.map.read() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        match map.get(info.session_id.as_str()) {
+            Some(e) if !matches(e, info) => Lookup::Mismatch,
+            Some(e) if e.revoked_at.is_some() => Lookup::Revoked,
+            Some(_) => Lookup::Live,
+            None => Lookup::Missing,
+        }
+    }
+
+    /// Sessions held in memory.
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Entry>> {
+        match self.map.write() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
+
+/// The fields the token signs that the database also holds: a validly signed token whose session
+/// disagrees on any of them was not issued by us.
+pub fn matches_row(row: &LiveSessionRow, info: &SessionInfo) -> bool {
+    row.agent_id == info.agent_id
+        && row.channel_kind == info.channel_kind.as_str()
+        && row.channel_value == info.channel_handle
+        && row.expires_at == info.expires_at
+}
+
+fn matches(e: &Entry, info: &SessionInfo) -> bool {
+    *e.agent_id == *info.agent_id
+        && *e.channel_kind == *info.channel_kind.as_str()
+        && *e.channel_value == *info.channel_handle
+        && e.expires_at == info.expires_at
+}
+
+fn upsert(map: &mut HashMap<Box<str>, Entry>, row: LiveSessionRow) {
+    let known_revoked = map.get(row.jti.as_str()).and_then(|e| e.revoked_at);
+    map.insert(
+        row.jti.into_boxed_str(),
+        Entry {
+            agent_id: row.agent_id.into_boxed_str(),
+            channel_kind: row.channel_kind.into_boxed_str(),
+            channel_value: row.channel_value.into_boxed_str(),
+            expires_at: row.expires_at,
+            // A revocation is final: a row read before the revocation committed never un-revokes.
+            revoked_at: row.revoked_at.or(known_revoked),
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::ChannelKind;
+
+    fn info(jti: &str, issued_at: i64) -> SessionInfo {
+        SessionInfo {
+            session_id: jti.into(),
+            agent_id: "agent-1".into(),
+            agent_name: "Alice".into(),
+            channel_kind: ChannelKind::Telegram,
+            channel_handle: "acme_support".into(),
+            issued_at,
+            not_before: issued_at,
+            expires_at: issued_at + 600,
+            user_ref_last4: None,
+        }
+    }
+
+    fn record(i: &SessionInfo) -> SessionRecord {
+        SessionRecord {
+            jti: i.session_id.clone(),
+            agent_id: i.agent_id.clone(),
+            kid: "k".into(),
+            channel_kind: i.channel_kind.as_str().into(),
+            channel_value: i.channel_handle.clone(),
+            user_ref_last4: None,
+            code_hash: "h".into(),
+            issued_at: i.issued_at,
+            expires_at: i.expires_at,
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+
+    #[test]
+    fn issued_then_revoked_and_revocation_survives_a_stale_row() {
+        let live = LiveSessions::default();
+        let s = info("s-1", 1_000);
+        assert_eq!(live.lookup(&s), Lookup::Missing);
+        live.note_issued(&record(&s));
+        assert_eq!(live.lookup(&s), Lookup::Live);
+        live.note_revoked("s-1", 1_100);
+        assert_eq!(live.lookup(&s), Lookup::Revoked);
+        // A pass that read the row before the revocation committed must not un-revoke it.
+        live.note_row(LiveSessionRow {
+            jti: "s-1".into(),
+            agent_id: "agent-1".into(),
+            channel_kind: "telegram".into(),
+            channel_value: "acme_support".into(),
+            expires_at: 1_600,
+            revoked_at: None,
+        });
+        assert_eq!(live.lookup(&s), Lookup::Revoked);
+    }
+
+    #[test]
+    fn a_token_that_disagrees_with_its_session_is_a_mismatch() {
+        let live = LiveSessions::default();
+        let s = info("s-1", 1_000);
+        live.note_issued(&record(&s));
+        for other in [
+            SessionInfo {
+                agent_id: "agent-2".into(),
+                ..s.clone()
+            },
+            SessionInfo {
+                channel_handle: "acme_supp0rt".into(),
+                ..s.clone()
+            },
+            SessionInfo {
+                expires_at: s.expires_at + 1,
+                ..s.clone()
+            },
+        ] {
+            assert_eq!(live.lookup(&other), Lookup::Mismatch);
+        }
+    }
+}

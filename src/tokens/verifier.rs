@@ -1,0 +1,326 @@
+//! The verification hot path: what `POST /v1/verify`, `GET /v/{token}` and the batch endpoint
+//! run for every pasted token.
+//!
+//! A token costs, in order of preference:
+//! - a SHA-256 and a cache lookup, when the same bytes were verified before (a victim refreshing
+//!   the page, a link posted in a group where hundreds check it);
+//! - one lean Ed25519 verification ([`super::check_signature`]), otherwise.
+//!
+//! Expiry, key retirement and revocation are checked on every request, cached or not, against
+//! memory only ([`LiveSessions`]). The database is asked only about a validly signed session this
+//! instance has not seen yet (issued on another instance since the last sync pass; the answer is
+//! then kept) and for session codes, which are guessable and lock out instead.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+
+use super::input::{self, Presented};
+use super::live::{self, LiveSessions, Lookup};
+use super::{
+    check_signature, check_signatures, code_digest, info_from_view, time_verdict, ForgeryReason,
+    KeySet, Keyring, Rejected, SignedSession, TokenSettings, Verdict,
+};
+use crate::storage::{LiveSessionRow, StorageError, Store};
+use crate::types::{now, UnixTime};
+
+/// Largest batch `POST /v1/verify/batch` takes: the size at which Ed25519 batch verification has
+/// paid off (see `docs/performance.md`), small enough that one request stays short.
+pub const MAX_BATCH: usize = 64;
+
+/// How long a token found to carry a bad signature is remembered. A bad signature under a given
+/// kid stays bad forever (the kid is the key's hash), so this only bounds memory.
+const FORGED_TTL: Duration = Duration::from_secs(600);
+
+type Digest32 = [u8; 32];
+
+/// Verifies tokens and session codes; one per process, shared by every handler.
+pub struct Verifier {
+    settings: Arc<TokenSettings>,
+    keys: Arc<Keyring>,
+    store: Arc<dyn Store>,
+    live: Arc<LiveSessions>,
+    /// Token SHA-256 → what its valid signature proved. Entries expire with their token.
+    signed: Option<Cache<Digest32, Arc<SignedSession>>>,
+    /// Token SHA-256 of recent bad signatures: a forgery pasted again costs a lookup, and never
+    /// drags a batch back to one-by-one verification.
+    forged: Option<Cache<Digest32, ()>>,
+    /// Session ids that validly signed tokens named but the database does not have (a stolen
+    /// key). Final: a session is committed before its token is handed out.
+    unknown_sessions: Cache<Box<str>, ()>,
+}
+
+/// Lets each cached signature live exactly until its token expires, and no longer.
+struct UntilTokenExpiry;
+
+impl moka::Expiry<Digest32, Arc<SignedSession>> for UntilTokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Digest32,
+        value: &Arc<SignedSession>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        let left = value.info.expires_at.saturating_sub(now()).max(0);
+        Some(Duration::from_secs(left.unsigned_abs()))
+    }
+}
+
+impl Verifier {
+    /// `cache_entries` bounds the signature cache (0 disables both caches).
+    pub fn new(
+        settings: Arc<TokenSettings>,
+        keys: Arc<Keyring>,
+        store: Arc<dyn Store>,
+        live: Arc<LiveSessions>,
+        cache_entries: u64,
+    ) -> Verifier {
+        let (signed, forged) = if cache_entries == 0 {
+            (None, None)
+        } else {
+            (
+                Some(
+                    Cache::builder()
+                        .max_capacity(cache_entries)
+                        .expire_after(UntilTokenExpiry)
+                        .build(),
+                ),
+                Some(
+                    Cache::builder()
+                        .max_capacity(cache_entries.div_ceil(4))
+                        .time_to_live(FORGED_TTL)
+                        .build(),
+                ),
+            )
+        };
+        Verifier {
+            settings,
+            keys,
+            store,
+            live,
+            signed,
+            forged,
+            unknown_sessions: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(FORGED_TTL)
+                .build(),
+        }
+    }
+
+    /// The session index this verifier consults (issuing and revoking update it).
+    pub fn live(&self) -> &Arc<LiveSessions> {
+        &self.live
+    }
+
+    /// Tokens whose verified signature is cached right now (approximate, for metrics).
+    pub fn cached_signatures(&self) -> u64 {
+        self.signed.as_ref().map_or(0, Cache::entry_count)
+    }
+
+    /// What the service answers for anything a user pasted: token, link, code or message.
+    pub async fn verify(&self, input: &str) -> Result<Verdict, StorageError> {
+        let at = now();
+        match input::extract(input) {
+            Presented::Token(token) => {
+                let keys = self.keys.current();
+                let signed = self.signed_session(&keys, token, at);
+                self.finish(signed, at).await
+            }
+            Presented::Code(code) => self.verify_code(&code, at).await,
+            other => Ok(not_a_token(&other)),
+        }
+    }
+
+    /// One verdict per input, in order: the same verdict [`Verifier::verify`] gives each token.
+    /// Signatures not found in the cache are checked together with Ed25519 batch verification;
+    /// a bad one only costs the batch its speed-up, never another token's verdict. Session codes
+    /// are refused (`malformed`): guessing them must stay one at a time.
+    pub async fn verify_batch(&self, inputs: &[String]) -> Result<Vec<Verdict>, StorageError> {
+        let at = now();
+        let keys = self.keys.current();
+        let presented: Vec<Presented<'_>> = inputs.iter().map(|i| input::extract(i)).collect();
+
+        let mut signed: Vec<Option<Result<Arc<SignedSession>, Rejected>>> =
+            (0..inputs.len()).map(|_| None).collect();
+        let mut to_check: Vec<(usize, &str, Digest32)> = Vec::new();
+        for (i, p) in presented.iter().enumerate() {
+            if let Presented::Token(t) = p {
+                let digest = digest(t);
+                match self.cached(&keys, &digest, at) {
+                    Some(r) => signed[i] = Some(r),
+                    None => to_check.push((i, t, digest)),
+                }
+            }
+        }
+        let tokens: Vec<&str> = to_check.iter().map(|(_, t, _)| *t).collect();
+        let results = check_signatures(&*keys, &self.settings.issuer, &tokens, at);
+        for ((i, _, digest), r) in to_check.into_iter().zip(results) {
+            signed[i] = Some(self.remember(digest, r, at));
+        }
+
+        let mut out = Vec::with_capacity(inputs.len());
+        for (p, s) in presented.iter().zip(signed) {
+            out.push(match (p, s) {
+                (_, Some(s)) => self.finish(s, at).await?,
+                // A code is a short secret: checked one at a time, where the lockout counts.
+                (Presented::Code(_), None) => {
+                    Verdict::Malformed("session codes are verified one at a time, not in a batch")
+                }
+                (other, None) => not_a_token(other),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Signature check through the caches.
+    fn signed_session(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        at: UnixTime,
+    ) -> Result<Arc<SignedSession>, Rejected> {
+        let digest = digest(token);
+        if let Some(hit) = self.cached(keys, &digest, at) {
+            return hit;
+        }
+        let r = check_signature(keys, &self.settings.issuer, token, at);
+        self.remember(digest, r, at)
+    }
+
+    fn cached(
+        &self,
+        keys: &KeySet,
+        digest: &Digest32,
+        at: UnixTime,
+    ) -> Option<Result<Arc<SignedSession>, Rejected>> {
+        use super::KeyLookup as _;
+        if self.forged.as_ref().is_some_and(|c| c.contains_key(digest)) {
+            return Some(Err(Rejected::Forged(ForgeryReason::BadSignature)));
+        }
+        let Some(hit) = self.signed.as_ref()?.get(digest) else {
+            metrics::counter!("trustdesk_verify_cache_total", "result" => "miss").increment(1);
+            return None;
+        };
+        metrics::counter!("trustdesk_verify_cache_total", "result" => "hit").increment(1);
+        // The key may have retired since: then the token is no longer genuine.
+        Some(if keys.key_for(&hit.kid, at).is_some() {
+            Ok(hit)
+        } else {
+            Err(Rejected::Forged(ForgeryReason::UnknownKey))
+        })
+    }
+
+    /// Caches a valid signature until its token expires, and a bad signature for a while; every
+    /// other outcome (unknown key, malformed) is cheap to recompute and is not kept.
+    fn remember(
+        &self,
+        digest: Digest32,
+        r: Result<SignedSession, Rejected>,
+        at: UnixTime,
+    ) -> Result<Arc<SignedSession>, Rejected> {
+        match r {
+            Ok(s) => {
+                let s = Arc::new(s);
+                if let Some(c) = &self.signed {
+                    if s.info.expires_at > at {
+                        c.insert(digest, s.clone());
+                    }
+                }
+                Ok(s)
+            }
+            Err(v) => {
+                if let (Some(c), Rejected::Forged(ForgeryReason::BadSignature)) = (&self.forged, &v)
+                {
+                    c.insert(digest, ());
+                }
+                Err(v)
+            }
+        }
+    }
+
+    /// Expiry and revocation: checked on every request, cached signature or not.
+    async fn finish(
+        &self,
+        signed: Result<Arc<SignedSession>, Rejected>,
+        at: UnixTime,
+    ) -> Result<Verdict, StorageError> {
+        let s = match signed {
+            Ok(s) => s,
+            Err(r) => return Ok(r.into()),
+        };
+        let info = &s.info;
+        // Long expired: the index no longer holds it, and "expired" is the whole answer.
+        if info.expires_at + live::RETENTION_SECS <= at {
+            return Ok(Verdict::Expired(info.clone()));
+        }
+        let skew = self.settings.clock_skew_secs;
+        Ok(match self.live.lookup(info) {
+            Lookup::Live => time_verdict(info.clone(), at, skew),
+            Lookup::Revoked => Verdict::Revoked(info.clone()),
+            Lookup::Mismatch => Verdict::Forged(ForgeryReason::UnknownSession),
+            Lookup::Missing => {
+                if self.unknown_sessions.contains_key(info.session_id.as_str()) {
+                    return Ok(Verdict::Forged(ForgeryReason::UnknownSession));
+                }
+                let Some(view) = self.store.session_by_jti(&info.session_id).await? else {
+                    self.unknown_sessions
+                        .insert(info.session_id.as_str().into(), ());
+                    return Ok(Verdict::Forged(ForgeryReason::UnknownSession));
+                };
+                let row = LiveSessionRow {
+                    jti: view.session.jti,
+                    agent_id: view.session.agent_id,
+                    channel_kind: view.session.channel_kind,
+                    channel_value: view.session.channel_value,
+                    expires_at: view.session.expires_at,
+                    revoked_at: view.session.revoked_at,
+                };
+                let verdict = if !live::matches_row(&row, info) {
+                    Verdict::Forged(ForgeryReason::UnknownSession)
+                } else if row.revoked_at.is_some() {
+                    Verdict::Revoked(info.clone())
+                } else {
+                    time_verdict(info.clone(), at, skew)
+                };
+                self.live.note_row(row);
+                verdict
+            }
+        })
+    }
+
+    /// Session codes are looked up in the database: they are short, guessable secrets, and the
+    /// rate limiter's lockout (not speed) is what protects them.
+    async fn verify_code(&self, code: &str, at: UnixTime) -> Result<Verdict, StorageError> {
+        use super::KeyLookup as _;
+        let Some(view) = self.store.session_by_code_hash(&code_digest(code)).await? else {
+            return Ok(Verdict::Forged(ForgeryReason::UnknownCode));
+        };
+        // A code is only as good as the key its session was signed with: retiring a key (e.g.
+        // after a compromise) ends its codes too.
+        if self.keys.current().key_for(&view.session.kid, at).is_none() {
+            return Ok(Verdict::Forged(ForgeryReason::UnknownKey));
+        }
+        let Some(info) = info_from_view(&view) else {
+            return Ok(Verdict::Malformed("session record unreadable"));
+        };
+        Ok(if view.session.revoked_at.is_some() {
+            Verdict::Revoked(info)
+        } else {
+            time_verdict(info, at, self.settings.clock_skew_secs)
+        })
+    }
+}
+
+fn digest(token: &str) -> Digest32 {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn not_a_token(p: &Presented<'_>) -> Verdict {
+    match p {
+        Presented::ForeignToken => {
+            Verdict::Malformed("not a Trustdesk token: only v4.public session tokens are accepted")
+        }
+        _ => Verdict::Malformed("no token, identity link or session code found in the input"),
+    }
+}
