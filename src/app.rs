@@ -83,7 +83,7 @@ impl App {
             live,
             config.verify_cache_entries,
         ));
-        let state = AppState {
+        let state = AppState::new(crate::http::state::Services {
             verifier,
             limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),
             trusted_proxies: Arc::new(trusted),
@@ -96,7 +96,7 @@ impl App {
             tokens,
             config: Arc::new(config),
             metrics: crate::telemetry::metrics_handle(),
-        };
+        });
         Ok(App { listener, state })
     }
 

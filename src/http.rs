@@ -21,9 +21,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use error::ApiError;
 pub use state::AppState;
@@ -35,7 +33,6 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
                    frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(u64::from(state.config.request_timeout_secs));
     let body_limit = state.config.max_json_bytes;
 
     let public_api = Router::new()
@@ -137,41 +134,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("not_found", "no such resource") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(
-            Timeouts {
-                standard: timeout,
-                upload: Duration::from_secs(u64::from(state.config.upload_timeout_secs)),
-            },
-            enforce_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), limits::rate_limit))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(
-                    // The span names the route template, never the URI: `/v/{token}` must not
-                    // put tokens into logs.
-                    TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                        let route = req
-                            .extensions()
-                            .get::<MatchedPath>()
-                            .map(|m| m.as_str().to_owned())
-                            .unwrap_or_else(|| "unmatched".into());
-                        let id = req
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
-                    }),
-                )
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(CatchPanicLayer::custom(|_| {
-                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-                }))
-                ,
-        )
+        // A panicking handler becomes a 500 problem that the edge still logs and counts.
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state.clone());
 
     // Router::layer wraps each route separately; wrapping the whole router as one fallback
@@ -213,44 +180,76 @@ const fn tokens_batch_body_limit() -> usize {
     crate::tokens::verifier::MAX_BATCH * (crate::tokens::paseto::MAX_TOKEN_LEN + 16) + 1024
 }
 
-#[derive(Clone, Copy)]
-struct Timeouts {
-    standard: Duration,
-    upload: Duration,
-}
-
-/// Bounds every request's time; report uploads get the longer upload timeout (slow phones).
-async fn enforce_timeout(
-    axum::extract::State(t): axum::extract::State<Timeouts>,
-    req: Request,
+/// Everything every request goes through, in one middleware rather than a stack of layers (each
+/// layer clones its inner service per request; this is the hot path): the request id, the
+/// tracing span, the metrics, the rate limits and the timeout.
+async fn edge(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    mut req: Request,
     next: Next,
 ) -> Response {
-    let is_upload = req.method() == axum::http::Method::POST
-        && req
-            .extensions()
-            .get::<MatchedPath>()
-            .is_some_and(|m| m.as_str() == "/v1/reports");
-    let limit = if is_upload { t.upload } else { t.standard };
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::Timeout.into_response(),
-    }
-}
-
-/// Requests and latency per route template and status.
-async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_owned();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("trustdesk_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+    let method = req.method().clone();
+    // The client's id when it sent a usable one (so logs on both sides line up), else a new one.
+    let request_id = match req.headers().get(&REQUEST_ID) {
+        Some(v) if !v.is_empty() && v.len() <= 64 => v.clone(),
+        _ => {
+            let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or(HeaderValue::from_static("-"));
+            req.headers_mut().insert(REQUEST_ID, id.clone());
+            id
+        }
+    };
+    // The span names the route template, never the URI: `/v/{token}` must not put tokens in logs.
+    let span = tracing::info_span!(
+        "request",
+        method = %method,
+        route = %route,
+        request_id = request_id.to_str().unwrap_or("-"),
+    );
+    let is_upload = method == axum::http::Method::POST && route == "/v1/reports";
+    let limit = Duration::from_secs(u64::from(if is_upload {
+        s.config.upload_timeout_secs
+    } else {
+        s.config.request_timeout_secs
+    }));
+    let mut resp = tracing::Instrument::instrument(
+        limits::rate_limited(&s, &route, req, move |req| async move {
+            match tokio::time::timeout(limit, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => ApiError::Timeout.into_response(),
+            }
+        }),
+        span.clone(),
+    )
+    .await;
+    resp.headers_mut().insert(REQUEST_ID, request_id);
+
+    let status = resp.status();
+    let elapsed = start.elapsed();
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::error!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis() as u64,
+                "Request failed"
+            );
+        } else {
+            tracing::debug!(
+                status = status.as_u16(),
+                latency_ms = elapsed.as_millis() as u64,
+                "Request finished"
+            );
+        }
+    });
+    metrics::counter!("trustdesk_http_requests_total", "route" => route.clone(), "method" => method.as_str().to_owned(), "status" => status.as_str().to_owned())
         .increment(1);
     metrics::histogram!("trustdesk_http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
     resp
 }

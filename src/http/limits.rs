@@ -3,9 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderValue, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 
@@ -121,9 +120,16 @@ fn is_staff_route(route: &str) -> bool {
         || route.starts_with("/v1/reports")
 }
 
-pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
+/// Applies the rate limits around `run` (the rest of the request): refuses with 429 before it
+/// when over a limit or locked out, and afterwards counts failed guesses and adds the `RateLimit`
+/// headers. `route` is the matched route template.
+pub async fn rate_limited<F, Fut>(s: &AppState, route: &str, req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     if !s.limiter.enabled() {
-        return next.run(req).await;
+        return run(req).await;
     }
     let peer = req
         .extensions()
@@ -131,11 +137,6 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(peer, req.headers(), &s.trusted_proxies);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_default();
     let key_bearer = bearer(req.headers()).filter(|b| b.starts_with("tdk_"));
     // HEAD runs the GET handler (and its Content-Length tells the verdict): same class.
     let method = if req.method() == Method::HEAD {
@@ -143,8 +144,8 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
     } else {
         req.method()
     };
-    let Some((action, guards_secrets)) = classify(method, &route, key_bearer.is_some()) else {
-        return next.run(req).await;
+    let Some((action, guards_secrets)) = classify(method, route, key_bearer.is_some()) else {
+        return run(req).await;
     };
     let ip_key: ClientKey = ip_key(ip);
     let guess_key = crate::ratelimit::guess_key(ip);
@@ -170,7 +171,7 @@ pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> 
     };
     metrics::counter!("trustdesk_ratelimit_decisions_total", "class" => action.name(), "decision" => "allowed")
         .increment(1);
-    let mut resp = next.run(req).await;
+    let mut resp = run(req).await;
     if resp.extensions().get::<AuthFailed>().is_some() {
         s.limiter.record_failure(&guess_key);
     }

@@ -10,8 +10,28 @@ use crate::storage::blobs::BlobStore;
 use crate::storage::Store;
 use crate::tokens::{Keyring, TokenSettings, Verifier};
 
+/// Cloned for every request by the router and each middleware, so it is one `Arc`: a single
+/// reference count per clone instead of one per service, which two cores would bounce between
+/// their caches on every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// Everything a handler may need.
+pub struct Services {
     pub store: Arc<dyn Store>,
     pub keys: Arc<Keyring>,
     pub tokens: Arc<TokenSettings>,
@@ -27,7 +47,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
-impl AppState {
+impl Services {
     /// `{public_base_url}` without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.config.issuer()

@@ -46,6 +46,19 @@ pub fn extract(input: &str) -> Presented<'_> {
         return Presented::Nothing;
     }
     let input = input.trim();
+    // The common case, a bare token, without running the regex (the hot path).
+    // Exactly what TOKEN_RE matches when it spans the whole input.
+    if let Some(rest) = input.strip_prefix("v4.public.") {
+        let mut parts = rest.split('.');
+        let bare = parts.by_ref().take(2).all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) && parts.next().is_none();
+        if bare {
+            return Presented::Token(input);
+        }
+    }
     if let Some(m) = TOKEN_RE.find(input) {
         return Presented::Token(m.as_str());
     }
@@ -158,5 +171,30 @@ mod tests {
     #[test]
     fn display_code_groups_four_four_two() {
         assert_eq!(display_code("7KQ4MZ2PXT"), "7KQ4-MZ2P-XT");
+    }
+
+    #[test]
+    fn the_bare_token_shortcut_agrees_with_the_regex() {
+        for input in [
+            "v4.public.abc",
+            "v4.public.abc.def",
+            "v4.public.abc.def.ghi",
+            "v4.public.abc..def",
+            "v4.public.abc.",
+            "v4.public.",
+            "v4.public.a+b",
+            "v4.public.abc def",
+            "  v4.public.abc_-09.Zz  ",
+        ] {
+            let want = match TOKEN_RE.find(input.trim()) {
+                Some(m) => Presented::Token(m.as_str()),
+                None => Presented::Nothing,
+            };
+            let got = match extract(input) {
+                Presented::Token(t) => Presented::Token(t),
+                _ => Presented::Nothing,
+            };
+            assert_eq!(got, want, "{input:?}");
+        }
     }
 }
