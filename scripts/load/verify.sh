@@ -59,7 +59,12 @@ curl -sf -X POST "$base/v1/channels" -H "Authorization: Bearer $ADMIN" \
 
 echo "Issuing $TOKENS sessions through POST /v1/sessions ..." >&2
 : >"$TOKENS_FILE"
-wrk -t1 -c8 -d600s -s "$SCRIPTS/issue.lua" "$base" >/dev/null
+# wrk's thread:stop() ends the sending but not wrk itself: stop it once the file is full.
+wrk -t1 -c8 -d600s -s "$SCRIPTS/issue.lua" "$base" >/dev/null &
+issuer=$!
+while kill -0 "$issuer" 2>/dev/null && [ "$(wc -l <"$TOKENS_FILE")" -lt "$TOKENS" ]; do sleep 0.5; done
+kill "$issuer" 2>/dev/null || true
+wait "$issuer" 2>/dev/null || true
 echo "  $(wc -l <"$TOKENS_FILE") tokens" >&2
 
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }

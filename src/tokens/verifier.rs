@@ -50,6 +50,36 @@ pub struct Verifier {
     /// Session ids that validly signed tokens named but the database does not have (a stolen
     /// key). Final: a session is committed before its token is handed out.
     unknown_sessions: Cache<Box<str>, ()>,
+    /// Doorkeeper in front of the signature cache: a token enters the cache on its second sighting.
+    /// A wave of distinct tokens (each seen once) then costs no cache insertions and evicts
+    /// nothing; a shared link is cached from its second check on.
+    seen: Doorkeeper,
+}
+
+/// Direct-mapped "seen recently" filter: 64k slots holding a 64-bit tag of a token's hash
+/// (512 KiB, fixed). A collision only delays caching by a sighting; it never changes a verdict.
+struct Doorkeeper(Box<[std::sync::atomic::AtomicU64]>);
+
+impl Doorkeeper {
+    const SLOTS: usize = 1 << 16;
+
+    fn new() -> Doorkeeper {
+        Doorkeeper(
+            (0..Self::SLOTS)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        )
+    }
+
+    /// Whether `digest` was seen since its slot was last overwritten; marks it seen.
+    fn check_and_mark(&self, digest: &Digest32) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let slot = usize::from(u16::from_le_bytes([digest[0], digest[1]]));
+        let mut tag = [0u8; 8];
+        tag.copy_from_slice(&digest[8..16]);
+        let tag = u64::from_le_bytes(tag) | 1;
+        self.0[slot].swap(tag, Relaxed) == tag
+    }
 }
 
 /// Lets each cached signature live exactly until its token expires, and no longer.
@@ -105,6 +135,7 @@ impl Verifier {
                 .max_capacity(10_000)
                 .time_to_live(FORGED_TTL)
                 .build(),
+            seen: Doorkeeper::new(),
         }
     }
 
@@ -211,8 +242,9 @@ impl Verifier {
         })
     }
 
-    /// Caches a valid signature until its token expires, and a bad signature for a while; every
-    /// other outcome (unknown key, malformed) is cheap to recompute and is not kept.
+    /// Caches a valid signature (from its second sighting) until its token expires, and a bad
+    /// signature for a while; every other outcome (unknown key, malformed) is cheap to recompute
+    /// and is not kept.
     fn remember(
         &self,
         digest: Digest32,
@@ -223,7 +255,7 @@ impl Verifier {
             Ok(s) => {
                 let s = Arc::new(s);
                 if let Some(c) = &self.signed {
-                    if s.info.expires_at > at {
+                    if s.info.expires_at > at && self.seen.check_and_mark(&digest) {
                         c.insert(digest, s.clone());
                     }
                 }
@@ -322,5 +354,22 @@ fn not_a_token(p: &Presented<'_>) -> Verdict {
             Verdict::Malformed("not a Trustdesk token: only v4.public session tokens are accepted")
         }
         _ => Verdict::Malformed("no token, identity link or session code found in the input"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_doorkeeper_admits_a_token_on_its_second_sighting() {
+        let d = Doorkeeper::new();
+        let a = digest("v4.public.a");
+        let b = digest("v4.public.b");
+        assert!(!d.check_and_mark(&a));
+        assert!(!d.check_and_mark(&b));
+        assert!(d.check_and_mark(&a));
+        assert!(d.check_and_mark(&a));
+        assert!(d.check_and_mark(&b));
     }
 }
