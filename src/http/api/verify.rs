@@ -141,11 +141,7 @@ pub async fn verify(
             format!("input is limited to {} bytes", tokens::input::MAX_INPUT_LEN),
         ));
     }
-    let locale = req
-        .lang
-        .as_deref()
-        .and_then(Locale::parse_tag)
-        .unwrap_or(header_locale);
+    let locale = locale_of(req.lang.as_deref(), header_locale);
     let verdict = s.verifier.verify(&req.input).await?;
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
     let mut resp = Json(present(&verdict, locale, s.base_url())).into_response();
@@ -212,11 +208,7 @@ pub async fn verify_batch(
             ),
         ));
     }
-    let locale = req
-        .lang
-        .as_deref()
-        .and_then(Locale::parse_tag)
-        .unwrap_or(header_locale);
+    let locale = locale_of(req.lang.as_deref(), header_locale);
     let verdicts = s.verifier.verify_batch(&req.inputs).await?;
     let base = s.base_url();
     let results = verdicts
@@ -227,6 +219,11 @@ pub async fn verify_batch(
         })
         .collect();
     Ok(Json(BatchVerifyResponse { results }))
+}
+
+/// The `lang` field when it names a supported locale, else the `Accept-Language` choice.
+fn locale_of(lang: Option<&str>, header_locale: Locale) -> Locale {
+    lang.and_then(Locale::parse_tag).unwrap_or(header_locale)
 }
 
 /// An unknown session code is a guess: the rate-limit middleware counts it towards the lockout.
