@@ -65,6 +65,9 @@ impl App {
             lease_secs: config.lease_secs,
             sla_secs: [config.sla_p1_secs, config.sla_p2_secs, config.sla_p3_secs],
         };
+        config
+            .tlp()
+            .map_err(|e| anyhow::anyhow!("TRUSTDESK_FEED_TLP: {e}"))?;
         let specs = crate::ratelimit::parse_specs(&config.rate_limits)
             .map_err(|e| anyhow::anyhow!("TRUSTDESK_RATE_LIMITS: {e}"))?;
         let trusted = crate::http::limits::parse_trusted(&config.trusted_proxies)
@@ -83,7 +86,13 @@ impl App {
             live,
             config.verify_cache_entries,
         ));
+        let policies = Arc::new(
+            crate::channels::policy::PolicyBook::load(store.as_ref())
+                .await
+                .context("loading contact policies")?,
+        );
         let state = AppState::new(crate::http::state::Services {
+            policies,
             verifier,
             limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),
             trusted_proxies: Arc::new(trusted),
@@ -289,7 +298,18 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                 .set(verifier.cached_signatures() as f64);
         }
     });
-    let mut tasks = vec![reload, upkeep, sweeper, breaches, purge, sessions];
+    let (book, store) = (state.policies.clone(), state.store.clone());
+    let policies = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = book.refresh(store.as_ref()).await {
+                tracing::debug!(error = %e, "Contact policy refresh failed");
+            }
+        }
+    });
+    let mut tasks = vec![reload, upkeep, sweeper, breaches, purge, sessions, policies];
     if let Some(url) = &state.config.webhook_url {
         let settings = crate::notify::WebhookSettings {
             url: url.clone(),

@@ -3,6 +3,7 @@
 
 mod handle;
 mod lookalike;
+pub mod policy;
 
 pub use handle::{ChannelHandle, ChannelKind, HandleError, MAX_RAW_LEN};
 pub use lookalike::{is_official_match, lookalike_of, Lookalike, LookalikeReason};

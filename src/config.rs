@@ -75,6 +75,26 @@ pub struct Config {
     )]
     pub public_base_url: String,
 
+    /// Who "we" are in contact policies and feeds (e.g. "Acme Exchange"). Default:
+    /// "Trustdesk's operator".
+    #[arg(long, global = true, env = "TRUSTDESK_OPERATOR_NAME")]
+    pub operator_name: Option<String>,
+
+    /// TLP marking of the scam-intelligence feed: `clear` (public, the default), `green` or
+    /// `amber` (then put the feed behind your own access control).
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_FEED_TLP",
+        default_value = "clear"
+    )]
+    pub feed_tlp: String,
+
+    /// The abuse-desk address X-ARF exports name as the reporter's contact. Default:
+    /// `security@` the public host.
+    #[arg(long, global = true, env = "TRUSTDESK_ABUSE_CONTACT")]
+    pub abuse_contact: Option<String>,
+
     /// Default lifetime of a support session token, in seconds.
     #[arg(
         long,
@@ -337,6 +357,33 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 impl Config {
+    /// Who "we" are, per language.
+    pub fn operator(&self) -> crate::channels::policy::Operator {
+        match self.operator_name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => crate::channels::policy::Operator {
+                en: n.to_owned(),
+                zh: n.to_owned(),
+            },
+            _ => crate::channels::policy::Operator {
+                en: "Trustdesk's operator".into(),
+                zh: "Trustdesk 运营方".into(),
+            },
+        }
+    }
+
+    /// The feed's TLP marking.
+    pub fn tlp(&self) -> Result<crate::feeds::Tlp, String> {
+        self.feed_tlp.parse()
+    }
+
+    /// The public host name (for X-ARF's reporter domain).
+    pub fn public_host(&self) -> String {
+        url::Url::parse(&self.public_base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into())
+    }
+
     /// The issuer claim every token carries: the public base URL without a trailing slash.
     pub fn issuer(&self) -> &str {
         self.public_base_url.trim_end_matches('/')
@@ -350,6 +397,9 @@ impl Config {
             database_url: DatabaseUrl(format!("sqlite://{}", dir.join("trustdesk.db").display())),
             keys_dir: dir.join("keys"),
             public_base_url: "http://127.0.0.1:8080".into(),
+            operator_name: None,
+            feed_tlp: "clear".into(),
+            abuse_contact: None,
             token_ttl_secs: 1800,
             max_token_ttl_secs: 7200,
             clock_skew_secs: 60,

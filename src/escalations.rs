@@ -302,6 +302,123 @@ pub async fn transition(
     Ok(to)
 }
 
+/// Merges a duplicate into the report it repeats (role security, checked by the caller): the
+/// duplicate is closed as `duplicate` pointing at `into`, its escalation (if any) closes, and it
+/// stops counting as an independent report for its identifiers.
+pub async fn merge(
+    store: &dyn Store,
+    actor: &Staff,
+    duplicate_id: &str,
+    into_id: &str,
+    reason: &str,
+) -> Result<(), EscalationError> {
+    let reason = check_text(reason, "reason is required (1–2000 characters)")?;
+    let parse = |id: &str| crate::reports::receipt::parse_report_id(id);
+    let dup_id = parse(duplicate_id).ok_or(EscalationError::ReportNotFound)?;
+    let into_id = parse(into_id).ok_or(EscalationError::Invalid("into must name a report"))?;
+    if dup_id == into_id {
+        return Err(EscalationError::Invalid(
+            "a report cannot be merged into itself",
+        ));
+    }
+    let dup = store
+        .report_by_id(&dup_id)
+        .await?
+        .ok_or(EscalationError::ReportNotFound)?;
+    let into = store
+        .report_by_id(&into_id)
+        .await?
+        .ok_or(EscalationError::Invalid("into must name a report"))?;
+    if into.duplicate_of.is_some() {
+        return Err(EscalationError::Invalid(
+            "into is itself a merged duplicate: merge into the report it points to",
+        ));
+    }
+    let from = Status::parse(&dup.status).ok_or(EscalationError::ReportNotFound)?;
+    if !allowed(from, Status::Duplicate) {
+        return Err(EscalationError::IllegalTransition {
+            from: from.as_str(),
+            to: Status::Duplicate.as_str(),
+        });
+    }
+    let at = now();
+    let (en, zh) = public_text(Status::Duplicate);
+    let m = crate::storage::Merge {
+        duplicate: dup_id.clone(),
+        into: into_id.clone(),
+        from_status: dup.status.clone(),
+        at,
+        actor_id: actor.id.clone(),
+        event: crate::storage::ReportEventRecord {
+            report_id: dup_id.clone(),
+            seq: 0,
+            at,
+            kind: "duplicate".into(),
+            public_en: en.into(),
+            public_zh: zh.into(),
+            internal_note: Some(format!("merged into {into_id}: {reason}")),
+            actor_id: Some(actor.id.clone()),
+        },
+    };
+    let a = audit::draft(
+        Some(&actor.id),
+        "report.merge",
+        &dup_id,
+        serde_json::json!({"into": into_id, "from": from.as_str(), "reason": reason}),
+    );
+    if !with_retry(|| store.merge_reports(&m, &a, audit::hash_entry)).await? {
+        return Err(EscalationError::Concurrent);
+    }
+    tracing::info!(report.id = %dup_id, into = %into_id, "Report merged as duplicate");
+    Ok(())
+}
+
+/// Sets a report's priority by hand (role security): its escalation's SLA deadline is
+/// recomputed for the new priority, and the victim's first-response promise moves earlier
+/// when the priority rises (never later).
+pub async fn set_priority(
+    settings: &crate::reports::ReportSettings,
+    store: &dyn Store,
+    actor: &Staff,
+    report_id: &str,
+    to: Priority,
+    reason: &str,
+) -> Result<crate::storage::ReportRecord, EscalationError> {
+    let reason = check_text(reason, "reason is required (1–2000 characters)")?;
+    let id = crate::reports::receipt::parse_report_id(report_id)
+        .ok_or(EscalationError::ReportNotFound)?;
+    let r = store
+        .report_by_id(&id)
+        .await?
+        .ok_or(EscalationError::ReportNotFound)?;
+    if r.priority == to.as_str() {
+        return Ok(r);
+    }
+    let c = crate::reports::intel::priority_change(
+        settings,
+        &r,
+        to,
+        None,
+        format!("set by staff: {reason}"),
+        Some(actor.id.clone()),
+        now(),
+    );
+    let a = audit::draft(
+        Some(&actor.id),
+        "report.priority",
+        &id,
+        serde_json::json!({"from": r.priority, "to": to.as_str(), "reason": reason}),
+    );
+    if !with_retry(|| store.change_priority(&c, &a, audit::hash_entry)).await? {
+        return Err(EscalationError::Concurrent);
+    }
+    tracing::info!(report.id = %id, from = %r.priority, to = to.as_str(), "Report priority changed");
+    store
+        .report_by_id(&id)
+        .await?
+        .ok_or(EscalationError::ReportNotFound)
+}
+
 /// Leases the next item to `actor`, or `None` when the queue is empty.
 pub async fn claim(
     settings: &QueueSettings,

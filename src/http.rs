@@ -45,6 +45,13 @@ pub fn router(state: AppState) -> Router {
             )),
         )
         .route("/v1/channels/check", get(api::channels::check))
+        .route(
+            "/v1/policies",
+            get(api::policies::list).post(api::policies::create),
+        )
+        .route("/v1/policies/{id}", delete(api::policies::delete))
+        .route("/v1/feeds/stix", get(api::feeds::stix_bundle))
+        .route("/v1/feeds/scammers", get(api::feeds::scammers))
         .route("/.well-known/trustdesk-keys", get(api::keys::published));
 
     let upload_limit = usize::try_from(state.config.max_report_bytes)
@@ -79,6 +86,13 @@ pub fn router(state: AppState) -> Router {
             post(api::escalations::resolve),
         )
         .route("/v1/audit", get(api::escalations::audit))
+        .route("/v1/reports/{id}/priority", post(api::triage::set_priority))
+        .route("/v1/reports/{id}/merge", post(api::triage::merge))
+        .route("/v1/reports/{id}/xarf", get(api::feeds::xarf_export))
+        .route(
+            "/v1/escalation-rules",
+            get(api::triage::get_rules).put(api::triage::put_rules),
+        )
         .route(
             "/v1/reports/{id}/attachments/{index}",
             get(api::reports::download),

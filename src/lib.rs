@@ -18,6 +18,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod escalations;
+pub mod feeds;
 pub mod http;
 pub mod notify;
 pub mod ratelimit;

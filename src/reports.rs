@@ -8,8 +8,10 @@
 
 pub mod attachment;
 pub mod chain;
+pub mod intel;
 pub mod model;
 pub mod receipt;
+pub mod rules;
 pub mod sniff;
 pub mod triage;
 
@@ -147,7 +149,25 @@ pub async fn submit(
             return replay(store, &prev, i).await;
         }
     }
-    let t = triage::triage(report.category, evidence);
+    let mut t = triage::triage(report.category, evidence);
+    let created_at = now();
+    let claim = intel::resolve_claim(store, &report, evidence).await?;
+    let outcome = intel::apply_rules(settings, store, &report, evidence, created_at).await?;
+    if let Some(p) = rules::strongest(&outcome.fired) {
+        t.priority = t.priority.min(p);
+        t.reasons.extend(
+            outcome
+                .fired
+                .iter()
+                .map(|f| format!("rule {} ({}): {}", f.rule, f.priority, f.detail)),
+        );
+    }
+    // A forged token is hard evidence: the report is confirmed from the start.
+    let confidence = if t.label == triage::CONFIRMED_IMPERSONATION {
+        "confirmed"
+    } else {
+        "unverified"
+    };
     let related_to = match &report.scam_channel {
         Some(c) => {
             store
@@ -165,7 +185,6 @@ pub async fn submit(
         blobs.commit(f.temp, &digest).await?;
         rows.push((idx, digest, size, kind, filename));
     }
-    let created_at = now();
     let first_response_by = created_at + settings.sla(t.priority);
     for attempt in 0.. {
         let id = receipt::new_report_id();
@@ -197,8 +216,21 @@ pub async fn submit(
             created_at,
             updated_at: created_at,
             first_response_by,
+            claimed_channel_kind: claim.channel.as_ref().map(|c| c.kind().as_str().into()),
+            claimed_channel_value: claim.channel.as_ref().map(|c| c.as_str().into()),
+            claimed_agent: claim.agent.clone(),
+            claimed_channel_id: claim.channel_id.clone(),
+            claimed_agent_id: claim.agent_id.clone(),
+            contact_opt_in: i64::from(report.contact_opt_in),
+            law_enforcement_opt_in: i64::from(report.law_enforcement_opt_in),
+            reporter_key: report.reporter_contact.as_deref().map(intel::reporter_key),
+            confidence: confidence.into(),
+            duplicate_of: None,
+            fired_rules: serde_json::to_string(&outcome.fired).unwrap_or_else(|_| "[]".into()),
         };
         let bundle = NewReportBundle {
+            identifiers: report.identifiers(),
+            raise: outcome.raise.clone(),
             escalation: auto_escalate(&id, &report_rec),
             report: report_rec,
             attachments: rows
@@ -359,6 +391,8 @@ pub async fn status_for_victim(
     Ok(VictimView {
         timeline: events
             .into_iter()
+            // Internal-only events (a priority change that moved no promise) have no public text.
+            .filter(|e| !e.public_en.is_empty())
             .map(|e| TimelineEntry {
                 at: e.at,
                 kind: e.kind,
@@ -418,6 +452,36 @@ pub struct StaffView {
     pub events: Vec<ReportEventRecord>,
     /// Other reports naming the same scammer channel.
     pub related: Vec<String>,
+    /// Per scammer identifier the report names: independent reporters and the reports naming it.
+    pub groups: Vec<Group>,
+}
+
+/// Reports naming one scammer identifier.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub kind: String,
+    pub value: String,
+    pub independent_reports: i64,
+    /// Newest first, at most [`MAX_GROUP_LISTED`].
+    pub members: Vec<crate::storage::GroupMember>,
+}
+
+pub const MAX_GROUP_LISTED: i64 = 100;
+
+/// Groups a report's identifiers with the other reports naming them.
+pub async fn groups_of(store: &dyn Store, id: &str) -> Result<Vec<Group>, StorageError> {
+    let mut out = Vec::new();
+    for (kind, value) in store.identifiers_of(id).await? {
+        out.push(Group {
+            independent_reports: store.independent_reporters(&kind, &value).await?,
+            members: store
+                .reports_naming(&kind, &value, i64::MIN, MAX_GROUP_LISTED)
+                .await?,
+            kind,
+            value,
+        });
+    }
+    Ok(out)
 }
 
 pub async fn staff_view(store: &dyn Store, id: &str) -> Result<StaffView, ReportError> {
@@ -439,6 +503,7 @@ pub async fn staff_view(store: &dyn Store, id: &str) -> Result<StaffView, Report
         _ => Vec::new(),
     };
     Ok(StaffView {
+        groups: groups_of(store, &id).await?,
         report,
         attachments,
         events,

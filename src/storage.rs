@@ -187,8 +187,60 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<EscalationRecord>, StorageError>;
     /// Unresolved items whose SLA deadline has passed.
     async fn count_breached(&self, now: i64) -> Result<i64, StorageError>;
-    /// How many resolved escalations with an action outcome name this scammer channel.
+    /// How many confirmed reports, whose escalation staff resolved with an action outcome, name
+    /// this scammer identifier.
     async fn known_scam_count(&self, kind: &str, value: &str) -> Result<i64, StorageError>;
+
+    // Scam intelligence: identifiers, groups, merges, priorities, policies, rules, the feed
+    async fn identifiers_of(&self, report_id: &str) -> Result<Vec<(String, String)>, StorageError>;
+    /// Reports naming an identifier since `since`, newest first (bounded).
+    async fn reports_naming(
+        &self,
+        kind: &str,
+        value: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<GroupMember>, StorageError>;
+    /// Independent reporters naming an identifier (see `sql::INDEPENDENT_REPORTERS`).
+    async fn independent_reporters(&self, kind: &str, value: &str) -> Result<i64, StorageError>;
+    /// A staff priority change with its audit entry. False if the priority moved meanwhile.
+    async fn change_priority(
+        &self,
+        c: &PriorityChange,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    /// Marks a report a duplicate of another, closes its escalation and recomputes the
+    /// confidence of its group. False if it moved meanwhile or is already merged.
+    async fn merge_reports(
+        &self,
+        m: &Merge,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    /// Identifiers of reports staff confirmed and acted on, newest first.
+    async fn feed_rows(&self, limit: i64) -> Result<Vec<FeedRow>, StorageError>;
+    async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StorageError>;
+    async fn insert_policy(
+        &self,
+        p: &PolicyRecord,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<(), StorageError>;
+    async fn delete_policy(
+        &self,
+        id: &str,
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<bool, StorageError>;
+    async fn list_rules(&self) -> Result<Vec<RuleRecord>, StorageError>;
+    /// Replaces the configured rules, with the audit entry, in one transaction.
+    async fn put_rules(
+        &self,
+        rules: &[RuleRecord],
+        audit: &AuditDraft,
+        hasher: AuditHasher,
+    ) -> Result<(), StorageError>;
 
     // Outbox
     /// Leases up to `limit` undelivered messages that are due, for `lock_secs`.

@@ -480,6 +480,36 @@ fn kid_of(footer: &[u8]) -> Result<&str, Rejected> {
     }
 }
 
+/// Who an *unverified* token claims to be: agent name and channel, read without checking the
+/// signature. Only for describing a forgery ("it claimed to be agent Alice on @acme_support"),
+/// never for deciding anything. `None` for anything that is not a readable v4.public token.
+pub fn claimed_identity(token: &str) -> Option<(String, ChannelKind, String)> {
+    #[derive(serde::Deserialize)]
+    struct Claimed<'a> {
+        #[serde(borrow)]
+        agent_name: Cow<'a, str>,
+        #[serde(borrow)]
+        channel_kind: Cow<'a, str>,
+        #[serde(borrow)]
+        channel_handle: Cow<'a, str>,
+    }
+    if token.len() > paseto::MAX_TOKEN_LEN {
+        return None;
+    }
+    let mut buf = vec![0u8; paseto::buffer_len(token, 0)];
+    let d = paseto::decode(token, &[], &mut buf).ok()?;
+    let c: Claimed<'_> = serde_json::from_slice(d.message).ok()?;
+    let printable = |s: &str| s.chars().count() <= 200 && !s.chars().any(char::is_control);
+    if !printable(&c.agent_name) || !printable(&c.channel_handle) {
+        return None;
+    }
+    Some((
+        c.agent_name.into_owned(),
+        ChannelKind::parse(&c.channel_kind)?,
+        c.channel_handle.into_owned(),
+    ))
+}
+
 /// Claims from a verified message, held to this verifier's issuer and audience.
 fn info_from_message(message: &[u8], issuer: &str) -> Result<SessionInfo, Rejected> {
     const UNREADABLE: Rejected = Rejected::Malformed("the token's claims are unreadable");

@@ -48,6 +48,28 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    /// The name users know the channel by, in their language.
+    pub fn display_name(self, l: crate::types::Locale) -> &'static str {
+        use crate::types::Locale;
+        match (self, l) {
+            (ChannelKind::Telegram, _) => "Telegram",
+            (ChannelKind::Wechat, Locale::En) => "WeChat",
+            (ChannelKind::Wechat, Locale::ZhCn) => "微信",
+            (ChannelKind::Whatsapp, _) => "WhatsApp",
+            (ChannelKind::Email, Locale::En) => "e-mail",
+            (ChannelKind::Email, Locale::ZhCn) => "电子邮件",
+            (ChannelKind::Phone, Locale::En) => "phone",
+            (ChannelKind::Phone, Locale::ZhCn) => "电话",
+            (ChannelKind::X, _) => "X (Twitter)",
+            (ChannelKind::InAppChat, Locale::En) => "in-app chat",
+            (ChannelKind::InAppChat, Locale::ZhCn) => "应用内聊天",
+            (ChannelKind::WebChat, Locale::En) => "web chat",
+            (ChannelKind::WebChat, Locale::ZhCn) => "网页聊天",
+            (ChannelKind::Website, Locale::En) => "website",
+            (ChannelKind::Website, Locale::ZhCn) => "网站",
+        }
+    }
+
     /// Every kind, in declaration order.
     pub const ALL: [ChannelKind; 9] = [
         ChannelKind::Telegram,

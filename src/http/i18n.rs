@@ -44,23 +44,7 @@ pub fn instruction(kind: ChannelKind, handle: &str, l: Locale) -> String {
 }
 
 pub fn kind_name(kind: ChannelKind, l: Locale) -> &'static str {
-    match (kind, l) {
-        (ChannelKind::Telegram, _) => "Telegram",
-        (ChannelKind::Wechat, Locale::En) => "WeChat",
-        (ChannelKind::Wechat, Locale::ZhCn) => "微信",
-        (ChannelKind::Whatsapp, _) => "WhatsApp",
-        (ChannelKind::Email, Locale::En) => "e-mail",
-        (ChannelKind::Email, Locale::ZhCn) => "电子邮件",
-        (ChannelKind::Phone, Locale::En) => "phone",
-        (ChannelKind::Phone, Locale::ZhCn) => "电话",
-        (ChannelKind::X, _) => "X (Twitter)",
-        (ChannelKind::InAppChat, Locale::En) => "in-app chat",
-        (ChannelKind::InAppChat, Locale::ZhCn) => "应用内聊天",
-        (ChannelKind::WebChat, Locale::En) => "web chat",
-        (ChannelKind::WebChat, Locale::ZhCn) => "网页聊天",
-        (ChannelKind::Website, Locale::En) => "website",
-        (ChannelKind::Website, Locale::ZhCn) => "网站",
-    }
+    kind.display_name(l)
 }
 
 /// Handles of @-style networks are shown with their `@`.

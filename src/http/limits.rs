@@ -104,6 +104,8 @@ fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction,
         ("POST", "/v1/reports") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
         (_, "/r/{id}") => (LimitedAction::ReportRead, true),
+        // Publishing a policy checks the key; reading the list is public.
+        ("POST", "/v1/policies") if staff => (LimitedAction::Staff, true),
         // The per-key staff budget only on routes that check the key: anywhere else a made-up
         // `Bearer tdk_…` would buy a fresh budget per invented key.
         _ if staff && is_staff_route(route) => (LimitedAction::Staff, true),
@@ -118,6 +120,8 @@ fn is_staff_route(route: &str) -> bool {
         || route.starts_with("/v1/escalations")
         || route == "/v1/audit"
         || route.starts_with("/v1/reports")
+        || route == "/v1/escalation-rules"
+        || route == "/v1/policies/{id}"
 }
 
 /// Applies the rate limits around `run` (the rest of the request): refuses with 429 before it

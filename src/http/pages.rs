@@ -49,6 +49,9 @@ pub struct VerifyPage {
     pub instruction: Option<String>,
     pub session: Option<SessionRow>,
     pub report_url: Option<String>,
+    /// Published contact policies that apply, in the page's language.
+    pub policies: Vec<String>,
+    pub policies_label: &'static str,
     pub report_label: &'static str,
     pub lang_label: &'static str,
     pub details_label: &'static str,
@@ -70,7 +73,7 @@ pub async fn verify_link(
     } else {
         s.verifier.verify(&token).await?
     };
-    Ok(verdict_page(&s, &verdict, locale))
+    Ok(verdict_page(&s, &verdict, locale, &token))
 }
 
 #[derive(Template)]
@@ -131,12 +134,13 @@ pub async fn verify_submit(
     } else {
         s.verifier.verify(&form.input).await?
     };
-    Ok(verdict_page(&s, &verdict, locale))
+    Ok(verdict_page(&s, &verdict, locale, &form.input))
 }
 
-fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale) -> Response {
+fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale, input: &str) -> Response {
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
-    let p = present(verdict, locale, s.base_url());
+    let policies = s.policies.get();
+    let p = present(verdict, locale, s.base_url(), input, &policies);
     let zh = locale == Locale::ZhCn;
     let page = VerifyPage {
         lang: locale.as_str(),
@@ -156,6 +160,12 @@ fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale) -> Response {
             user_ref_last4: s.user_ref_last4,
         }),
         report_url: p.report_url,
+        policies: p.policies.into_iter().map(|n| n.statement).collect(),
+        policies_label: if zh {
+            "我们从不这样做"
+        } else {
+            "What we never do"
+        },
         report_label: i18n::report_label(locale),
         lang_label: if zh { "语言" } else { "Language" },
         details_label: if zh {

@@ -45,6 +45,8 @@ pub struct Services {
     pub queue: Arc<crate::escalations::QueueSettings>,
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// Published contact policies, in memory.
+    pub policies: Arc<crate::channels::policy::PolicyBook>,
 }
 
 impl Services {

@@ -171,6 +171,67 @@ pub fn parse_tx(chain: Chain, raw: &str) -> Result<TxRef, TxError> {
     Ok(TxRef { chain, tx_hash })
 }
 
+/// A scammer's receiving address, in its chain's canonical form (EVM addresses lower-cased).
+/// Checks shape only (no checksum): the value groups reports and feeds other platforms'
+/// blocklists, where a typo simply matches nothing.
+pub fn parse_address(chain: Chain, raw: &str) -> Result<String, TxError> {
+    let invalid = |reason| TxError {
+        chain: chain.as_str(),
+        reason,
+    };
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(invalid(EMPTY));
+    }
+    if s.len() > 128 {
+        return Err(invalid("an address is at most 128 characters"));
+    }
+    let base58 = |s: &str, lens: std::ops::RangeInclusive<usize>, what: &'static str| {
+        if !s.bytes().all(|b| base58_digit(b).is_some()) {
+            Err(invalid(NOT_BASE58))
+        } else if !lens.contains(&s.len()) {
+            Err(invalid(what))
+        } else {
+            Ok(s.to_owned())
+        }
+    };
+    match chain {
+        c if c.is_evm() => {
+            let hex = strip_prefix_ignore_case(s, "0x")
+                .filter(|h| h.len() == 40 && is_hex(h))
+                .ok_or_else(|| invalid("expected 0x followed by 40 hex digits"))?;
+            Ok(format!("0x{}", hex.to_ascii_lowercase()))
+        }
+        Chain::Btc => {
+            let lower = s.to_ascii_lowercase();
+            if let Some(rest) = lower.strip_prefix("bc1") {
+                let ok = (14..=74).contains(&lower.len())
+                    && rest
+                        .bytes()
+                        .all(|b| b"qpzry9x8gf2tvdw0s3jn54khce6mua7l".contains(&b));
+                ok.then_some(lower.clone())
+                    .ok_or_else(|| invalid("expected a bech32 address (bc1…)"))
+            } else if s.starts_with('1') || s.starts_with('3') {
+                base58(
+                    s,
+                    26..=35,
+                    "expected a legacy address of 26 to 35 characters",
+                )
+            } else {
+                Err(invalid("expected an address starting with 1, 3 or bc1"))
+            }
+        }
+        Chain::Tron => {
+            if !s.starts_with('T') {
+                return Err(invalid("expected a TRON address starting with T"));
+            }
+            base58(s, 34..=34, "expected 34 characters")
+        }
+        Chain::Sol => base58(s, 32..=44, "expected 32 to 44 base58 characters"),
+        _ => other_hash(s).map_err(invalid),
+    }
+}
+
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     if head.eq_ignore_ascii_case(prefix) {
@@ -756,5 +817,25 @@ mod tests {
             accepted > 500,
             "the generator should produce valid hashes: {accepted}"
         );
+    }
+
+    #[test]
+    fn addresses_are_checked_and_canonical() {
+        let evm = "0xAbCdEf0123456789aBcDeF0123456789abcdef01";
+        assert_eq!(
+            parse_address(Chain::Eth, evm).unwrap(),
+            evm.to_ascii_lowercase()
+        );
+        assert!(parse_address(Chain::Eth, "0x1234").is_err());
+        assert_eq!(
+            parse_address(Chain::Btc, "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ").unwrap(),
+            "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+        );
+        assert!(parse_address(Chain::Btc, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT").is_ok());
+        assert!(parse_address(Chain::Btc, "0xabc").is_err());
+        assert!(parse_address(Chain::Tron, "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7").is_ok());
+        assert!(parse_address(Chain::Tron, "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU0").is_err());
+        assert!(parse_address(Chain::Sol, "").is_err());
+        assert!(parse_address(Chain::Other, "has space in it").is_err());
     }
 }

@@ -13,6 +13,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 5000;
 pub const MAX_PRESENTED_BYTES: usize = 16 * 1024;
 pub const MAX_CONTACT_CHARS: usize = 200;
 pub const MAX_TRANSACTIONS: usize = 20;
+pub const MAX_ADDRESSES: usize = 20;
+pub const MAX_AGENT_NAME_CHARS: usize = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -124,7 +126,7 @@ impl Status {
 }
 
 /// The channel the scammer used, as the victim typed it.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScamChannelInput {
     #[schema(value_type = String, example = "telegram")]
@@ -139,6 +141,29 @@ pub struct TxInput {
     #[schema(value_type = String, example = "eth")]
     pub chain: Chain,
     pub tx_hash: String,
+}
+
+/// A crypto address the scammer had funds sent to.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    #[schema(value_type = String, example = "tron")]
+    pub chain: Chain,
+    #[schema(example = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7")]
+    pub address: String,
+}
+
+/// Who the scammer claimed to be: an official channel, an agent by name, or both (a forged
+/// token usually names both).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimedEntityInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ScamChannelInput>,
+    /// The agent name the scammer used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
+    pub agent: Option<String>,
 }
 
 /// The JSON part `report` of `POST /v1/reports`.
@@ -167,10 +192,24 @@ pub struct ReportInput {
     /// RFC 3339 time it happened.
     #[serde(default)]
     pub occurred_at: Option<String>,
-    /// How to reach the reporter (optional; stored as given).
+    /// Crypto addresses the scammer had funds sent to (grouping and the scam feed).
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub scam_addresses: Vec<AddressInput>,
+    /// Who the scammer posed as; the verify and check answers pre-fill it.
+    #[serde(default)]
+    pub claimed_entity: Option<ClaimedEntityInput>,
+    /// How to reach the reporter. Omit it to report anonymously.
     #[serde(default)]
     #[schema(max_length = 200)]
     pub reporter_contact: Option<String>,
+    /// May we contact the reporter about this report? Defaults to true when a contact is given;
+    /// false keeps the contact on file without it being used to reach out.
+    #[serde(default)]
+    pub contact_opt_in: Option<bool>,
+    /// Separately: may the contact be shared with law enforcement? Needs a contact. Default false.
+    #[serde(default)]
+    pub share_with_law_enforcement: bool,
     /// `en` or `zh-CN`.
     #[serde(default)]
     pub lang: Option<String>,
@@ -188,7 +227,34 @@ pub struct NewReport {
     pub asset: Option<String>,
     pub occurred_at: Option<UnixTime>,
     pub reporter_contact: Option<String>,
+    pub contact_opt_in: bool,
+    pub law_enforcement_opt_in: bool,
+    /// Canonical `chain:address` values.
+    pub scam_addresses: Vec<(Chain, String)>,
+    pub claimed_channel: Option<ChannelHandle>,
+    pub claimed_agent: Option<String>,
     pub locale: Locale,
+}
+
+impl NewReport {
+    /// The scammer identifiers this report names, as `(kind, value)`: the scam channel and each
+    /// address (`crypto_address`, `chain:address`). What groups reports and feeds the feed.
+    pub fn identifiers(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        if let Some(c) = &self.scam_channel {
+            out.push((c.kind().as_str().into(), c.as_str().into()));
+        }
+        for (chain, a) in &self.scam_addresses {
+            let id = (
+                "crypto_address".to_owned(),
+                format!("{}:{a}", chain.as_str()),
+            );
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
+    }
 }
 
 fn invalid(code: &'static str, detail: impl Into<String>) -> ReportError {
@@ -324,6 +390,64 @@ impl NewReport {
             )?)
             .filter(|c| !c.is_empty()),
         };
+        let contact_opt_in = match (&reporter_contact, input.contact_opt_in) {
+            (None, Some(true)) => {
+                return Err(invalid(
+                    "contact_required",
+                    "contact_opt_in needs a reporter_contact",
+                ))
+            }
+            (None, _) => false,
+            (Some(_), choice) => choice.unwrap_or(true),
+        };
+        if input.share_with_law_enforcement && reporter_contact.is_none() {
+            return Err(invalid(
+                "contact_required",
+                "share_with_law_enforcement needs a reporter_contact",
+            ));
+        }
+        if input.scam_addresses.len() > MAX_ADDRESSES {
+            return Err(invalid(
+                "invalid_address",
+                format!("at most {MAX_ADDRESSES} addresses"),
+            ));
+        }
+        let scam_addresses = input
+            .scam_addresses
+            .iter()
+            .map(|a| {
+                super::chain::parse_address(a.chain, &a.address)
+                    .map(|v| (a.chain, v))
+                    .map_err(|e| {
+                        invalid(
+                            "invalid_address",
+                            e.to_string().replace("transaction hash", "address"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (claimed_channel, claimed_agent) = match input.claimed_entity {
+            None => (None, None),
+            Some(c) => (
+                match c.channel {
+                    Some(ch) => Some(
+                        ChannelHandle::parse(ch.kind, &ch.handle)
+                            .map_err(|e| invalid("invalid_claimed_entity", e.to_string()))?,
+                    ),
+                    None => None,
+                },
+                match c.agent.as_deref() {
+                    None => None,
+                    Some(a) => Some(clean_text(
+                        a,
+                        MAX_AGENT_NAME_CHARS,
+                        "claimed_entity.agent",
+                        "invalid_claimed_entity",
+                    )?)
+                    .filter(|a| !a.is_empty() && !a.contains('\n')),
+                },
+            ),
+        };
         let locale = match input.lang.as_deref() {
             None => fallback_locale,
             Some(l) => Locale::parse_tag(l)
@@ -339,12 +463,17 @@ impl NewReport {
             asset,
             occurred_at,
             reporter_contact,
+            contact_opt_in,
+            law_enforcement_opt_in: input.share_with_law_enforcement,
+            scam_addresses,
+            claimed_channel,
+            claimed_agent,
             locale,
         })
     }
 }
 
-fn is_decimal(s: &str) -> bool {
+pub fn is_decimal(s: &str) -> bool {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     !int.is_empty()
         && int.len() <= 20

@@ -29,10 +29,20 @@ pub enum ChannelFinding {
     NotOfficial,
 }
 
+/// Who the evidence says the scammer posed as, before matching against the registry: the
+/// channel a lookalike imitates, or the agent and channel a token names (for a forged token,
+/// what it *claims*, which is exactly what the victim was shown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimGuess {
+    pub channel: Option<crate::channels::ChannelHandle>,
+    pub agent: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
     pub token: Option<TokenFinding>,
     pub channel: Option<ChannelFinding>,
+    pub claimed: Option<ClaimGuess>,
 }
 
 /// The triage label, strongest first.
@@ -56,8 +66,8 @@ pub fn triage(category: Category, e: &Evidence) -> Triage {
     };
     if let Some(tok) = &e.token {
         match tok.verdict {
-            "forged" => t.raise(
-                Priority::P1,
+            // Its priority comes from the `forged_token` escalation rule.
+            "forged" => t.mark(
                 CONFIRMED_IMPERSONATION,
                 format!(
                     "the token or link the scammer showed is forged ({}): hard evidence of impersonation",
@@ -83,8 +93,8 @@ pub fn triage(category: Category, e: &Evidence) -> Triage {
         }
     }
     match &e.channel {
-        Some(ChannelFinding::Official { value }) => t.raise(
-            Priority::P1,
+        // Priority from the `official_channel_as_scammer` rule.
+        Some(ChannelFinding::Official { value }) => t.mark(
             POSSIBLE_COMPROMISED_OFFICIAL,
             format!("the scammer's channel is the registered official channel {value}: possible compromised official account"),
         ),
@@ -93,8 +103,8 @@ pub fn triage(category: Category, e: &Evidence) -> Triage {
             SUSPECTED_IMPERSONATION,
             format!("the scammer's channel imitates the official channel {of} ({reason})"),
         ),
-        Some(ChannelFinding::KnownScam { reports }) => t.raise(
-            Priority::P2,
+        // Priority from the `known_scam_identifier` rule.
+        Some(ChannelFinding::KnownScam { reports }) => t.mark(
             SUSPECTED_IMPERSONATION,
             format!("the scammer's channel is a known scam, confirmed in {reports} earlier report(s)"),
         ),
@@ -112,6 +122,12 @@ impl Triage {
     /// Raises priority and label to at least `p` / `l`, recording why.
     fn raise(&mut self, p: Priority, l: &'static str, why: String) {
         self.priority = self.priority.min(p);
+        self.mark(l, why);
+    }
+
+    /// Raises the label only: the priority of this finding is an escalation rule's to set
+    /// (see [`super::rules`]), so admins can tune it.
+    fn mark(&mut self, l: &'static str, why: String) {
         if rank(l) > rank(self.label) {
             self.label = l;
         }
@@ -141,17 +157,19 @@ mod tests {
     }
 
     #[test]
-    fn forged_token_is_confirmed_impersonation_at_p1() {
+    fn forged_token_is_labelled_confirmed_impersonation() {
         let t = triage(
             Category::Impersonation,
             &Evidence {
                 token: token("forged"),
                 channel: None,
+                claimed: None,
             },
         );
+        // The label only: the priority is the forged_token rule's (reports::rules).
         assert_eq!(
             (t.priority, t.label),
-            (Priority::P1, CONFIRMED_IMPERSONATION)
+            (Priority::P3, CONFIRMED_IMPERSONATION)
         );
     }
 
@@ -164,11 +182,12 @@ mod tests {
                 channel: Some(ChannelFinding::Official {
                     value: "telegram:@acme".into(),
                 }),
+                claimed: None,
             },
         );
         assert_eq!(
             (t.priority, t.label),
-            (Priority::P1, POSSIBLE_COMPROMISED_OFFICIAL)
+            (Priority::P3, POSSIBLE_COMPROMISED_OFFICIAL)
         );
         let t = triage(
             Category::Other,
@@ -178,6 +197,7 @@ mod tests {
                     of: "x".into(),
                     reason: "affix".into(),
                 }),
+                claimed: None,
             },
         );
         assert_eq!(
@@ -196,6 +216,7 @@ mod tests {
                     of: "x".into(),
                     reason: "affix".into(),
                 }),
+                claimed: None,
             },
         );
         assert_eq!(t.label, CONFIRMED_IMPERSONATION);

@@ -80,6 +80,23 @@ pub struct ReportRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub first_response_by: i64,
+    pub claimed_channel_kind: Option<String>,
+    pub claimed_channel_value: Option<String>,
+    pub claimed_agent: Option<String>,
+    /// The registry channel the scammer imitated, when the claim matched one.
+    pub claimed_channel_id: Option<String>,
+    /// The agent the scammer posed as, when the claimed name matched one.
+    pub claimed_agent_id: Option<String>,
+    /// 0/1: the reporter agreed to be contacted.
+    pub contact_opt_in: i64,
+    /// 0/1: the reporter agreed to have their contact shared with law enforcement.
+    pub law_enforcement_opt_in: i64,
+    pub reporter_key: Option<String>,
+    /// `unverified`, `corroborated` or `confirmed`.
+    pub confidence: String,
+    pub duplicate_of: Option<String>,
+    /// JSON array of [`FiredRule`]s.
+    pub fired_rules: String,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -122,6 +139,100 @@ pub struct NewReportBundle {
     pub idempotency: Option<IdempotencyRecord>,
     /// Hard evidence at intake enqueues an escalation in the same transaction.
     pub escalation: Option<NewEscalation>,
+    /// The scammer identifiers the report names (grouping, corroboration, the feed).
+    pub identifiers: Vec<(String, String)>,
+    /// Other reports whose priority this one raises (several reports on one identifier).
+    pub raise: Vec<PriorityChange>,
+}
+
+/// One escalation rule that fired for a report, shown to staff.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FiredRule {
+    /// The rule's name, e.g. `loss_above`.
+    pub rule: String,
+    /// The priority it asked for.
+    pub priority: String,
+    /// Why it fired, in words staff can check.
+    pub detail: String,
+    /// RFC 3339 time it fired.
+    pub at: String,
+}
+
+/// A priority change of one report and the deadlines that follow from it, written together:
+/// the report's priority and first-response promise, its queued escalation's priority and SLA
+/// deadline, a timeline entry, and (when staff made it) an audit entry.
+#[derive(Clone, Debug)]
+pub struct PriorityChange {
+    pub report_id: String,
+    /// Optimistic check: applied only if the report still has this priority.
+    pub from: String,
+    pub to: String,
+    pub to_rank: i64,
+    pub first_response_by: i64,
+    /// The escalation's SLA for the new priority, in seconds from its creation.
+    pub escalation_sla_secs: i64,
+    /// The whole new `fired_rules` JSON, or `None` to keep it.
+    pub fired_rules: Option<String>,
+    pub event: ReportEventRecord,
+}
+
+/// A contact policy row.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PolicyRecord {
+    pub id: String,
+    pub rule: String,
+    pub channel_kind: Option<String>,
+    pub subject: Option<String>,
+    pub statement_en: String,
+    pub statement_zh: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub target: String,
+}
+
+/// A configured escalation rule.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RuleRecord {
+    pub rule: String,
+    pub enabled: i64,
+    pub priority: String,
+    pub params: String,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+}
+
+/// One member of a group of reports naming the same identifier.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct GroupMember {
+    pub report_id: String,
+    pub kind: String,
+    pub value: String,
+    pub status: String,
+    pub priority: String,
+    pub confidence: String,
+    pub created_at: i64,
+    pub duplicate_of: Option<String>,
+}
+
+/// One published scammer identifier, aggregated over its confirmed reports.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct FeedRow {
+    pub kind: String,
+    pub value: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub reports: i64,
+}
+
+/// Merging a duplicate report into the report it repeats.
+#[derive(Clone, Debug)]
+pub struct Merge {
+    pub duplicate: String,
+    pub into: String,
+    pub from_status: String,
+    pub at: i64,
+    pub actor_id: String,
+    pub event: ReportEventRecord,
 }
 
 /// Staff list filter. Every field narrows; `before` is a keyset cursor (created_at, id).

@@ -31,13 +31,18 @@ pub const REVOKE_SESSION: &str =
 pub const REPORT_COLS: &str = "SELECT id, receipt_hash, status, category, priority, triage, \
      triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
      token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
-     related_to, created_at, updated_at, first_response_by FROM reports";
+     related_to, created_at, updated_at, first_response_by, claimed_channel_kind, \
+     claimed_channel_value, claimed_agent, claimed_channel_id, claimed_agent_id, contact_opt_in, \
+     law_enforcement_opt_in, reporter_key, confidence, duplicate_of, fired_rules FROM reports";
 pub const INSERT_REPORT: &str =
     "INSERT INTO reports (id, receipt_hash, status, category, priority, \
      triage, triage_reasons, description, scam_channel_kind, scam_channel_value, presented_token, \
      token_verdict, transactions, amount_lost, asset, occurred_at, reporter_contact, locale, \
-     related_to, created_at, updated_at, first_response_by) VALUES ($1, $2, $3, $4, $5, $6, $7, \
-     $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)";
+     related_to, created_at, updated_at, first_response_by, claimed_channel_kind, \
+     claimed_channel_value, claimed_agent, claimed_channel_id, claimed_agent_id, contact_opt_in, \
+     law_enforcement_opt_in, reporter_key, confidence, duplicate_of, fired_rules) VALUES ($1, $2, \
+     $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+     $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)";
 pub const INSERT_ATTACHMENT: &str = "INSERT INTO attachments (report_id, idx, sha256, size_bytes, \
      content_type, filename) VALUES ($1, $2, $3, $4, $5, $6)";
 pub const INSERT_EVENT: &str = "INSERT INTO report_events (report_id, seq, at, kind, public_en, \
@@ -128,6 +133,22 @@ pub const INSERT_ESCALATION: &str =
 /// Outcomes that mean "we acted against this scammer": they make a channel a known scam.
 pub const ACTION_OUTCOMES: &str =
     "('handle_blocklisted', 'takedown_requested', 'exchange_notified', 'victim_contacted')";
+
+/// Independent reporters naming an identifier: distinct contacts, each anonymous report once;
+/// duplicates and dismissed reports do not count.
+pub const INDEPENDENT_REPORTERS: &str =
+    "SELECT COUNT(DISTINCT COALESCE(r.reporter_key, r.id)) FROM report_identifiers i \
+     JOIN reports r ON r.id = i.report_id WHERE i.kind = $1 AND i.value = $2 \
+     AND r.duplicate_of IS NULL AND r.status <> 'dismissed'";
+/// Recomputes `unverified`/`corroborated` for every report naming an identifier (after a merge).
+pub const RECOMPUTE_CONFIDENCE: &str = "UPDATE reports SET confidence = CASE WHEN EXISTS (\
+     SELECT 1 FROM report_identifiers i WHERE i.report_id = reports.id AND (\
+     SELECT COUNT(DISTINCT COALESCE(r2.reporter_key, r2.id)) FROM report_identifiers i2 \
+     JOIN reports r2 ON r2.id = i2.report_id WHERE i2.kind = i.kind AND i2.value = i.value \
+     AND r2.duplicate_of IS NULL AND r2.status <> 'dismissed') >= 2) \
+     THEN 'corroborated' ELSE 'unverified' END \
+     WHERE confidence <> 'confirmed' AND id IN (SELECT report_id FROM report_identifiers \
+     WHERE kind = $1 AND value = $2)";
 
 pub enum Param {
     Text(String),
@@ -228,6 +249,93 @@ macro_rules! impl_store {
                 .await?;
             }
             Ok(true)
+        }
+        /// Applies a priority change inside `tx`; false if the report's priority moved meanwhile.
+        async fn change_priority_tx(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            c: &PriorityChange,
+        ) -> Result<bool, StorageError> {
+            let moved = sqlx::query(
+                "UPDATE reports SET priority = $1, first_response_by = $2, \
+                 fired_rules = COALESCE($3, fired_rules), updated_at = $4 \
+                 WHERE id = $5 AND priority = $6",
+            )
+            .bind(&c.to)
+            .bind(c.first_response_by)
+            .bind(&c.fired_rules)
+            .bind(c.event.at)
+            .bind(&c.report_id)
+            .bind(&c.from)
+            .execute(&mut **tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE escalations SET priority = $1, priority_rank = $2, \
+                 sla_due_at = created_at + $3 WHERE report_id = $4 AND state <> 'resolved'",
+            )
+            .bind(&c.to)
+            .bind(c.to_rank)
+            .bind(c.escalation_sla_secs)
+            .bind(&c.report_id)
+            .execute(&mut **tx)
+            .await?;
+            Self::insert_event_tx(tx, &c.event).await?;
+            Ok(true)
+        }
+
+        /// Appends a timeline event after the report's last one.
+        async fn insert_event_tx(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            e: &ReportEventRecord,
+        ) -> Result<(), StorageError> {
+            let (seq,): (i64,) = sqlx::query_as(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE report_id = $1",
+            )
+            .bind(&e.report_id)
+            .fetch_one(&mut **tx)
+            .await?;
+            sqlx::query(sql::INSERT_EVENT)
+                .bind(&e.report_id)
+                .bind(seq)
+                .bind(e.at)
+                .bind(&e.kind)
+                .bind(&e.public_en)
+                .bind(&e.public_zh)
+                .bind(&e.internal_note)
+                .bind(&e.actor_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        /// Marks `unverified` reports naming an identifier `corroborated` once independent
+        /// reporters (distinct contacts; every anonymous report counts once) name it twice.
+        async fn corroborate_tx(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            identifiers: &[(String, String)],
+        ) -> Result<(), StorageError> {
+            for (kind, value) in identifiers {
+                let (n,): (i64,) = sqlx::query_as(sql::INDEPENDENT_REPORTERS)
+                    .bind(kind)
+                    .bind(value)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                if n >= 2 {
+                    sqlx::query(
+                        "UPDATE reports SET confidence = 'corroborated' \
+                         WHERE confidence = 'unverified' AND duplicate_of IS NULL \
+                         AND status <> 'dismissed' AND id IN (SELECT report_id \
+                         FROM report_identifiers WHERE kind = $1 AND value = $2)",
+                    )
+                    .bind(kind)
+                    .bind(value)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            Ok(())
         }
     }
 
@@ -437,8 +545,37 @@ macro_rules! impl_store {
                 .bind(r.created_at)
                 .bind(r.updated_at)
                 .bind(r.first_response_by)
+                .bind(&r.claimed_channel_kind)
+                .bind(&r.claimed_channel_value)
+                .bind(&r.claimed_agent)
+                .bind(&r.claimed_channel_id)
+                .bind(&r.claimed_agent_id)
+                .bind(r.contact_opt_in)
+                .bind(r.law_enforcement_opt_in)
+                .bind(&r.reporter_key)
+                .bind(&r.confidence)
+                .bind(&r.duplicate_of)
+                .bind(&r.fired_rules)
                 .execute(&mut *tx)
                 .await?;
+            for (kind, value) in &b.identifiers {
+                sqlx::query(
+                    "INSERT INTO report_identifiers (report_id, kind, value, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&r.id)
+                .bind(kind)
+                .bind(value)
+                .bind(r.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for c in &b.raise {
+                Self::change_priority_tx(&mut tx, c).await?;
+            }
+            if !b.identifiers.is_empty() {
+                Self::corroborate_tx(&mut tx, &b.identifiers).await?;
+            }
             for a in &b.attachments {
                 sqlx::query(sql::INSERT_ATTACHMENT)
                     .bind(&a.report_id)
@@ -595,6 +732,12 @@ macro_rules! impl_store {
             .await?;
             if moved.rows_affected() == 0 {
                 return Ok(false);
+            }
+            if t.to == "confirmed_fraud" {
+                sqlx::query("UPDATE reports SET confidence = 'confirmed' WHERE id = $1")
+                    .bind(&t.report_id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let (seq,): (i64,) = sqlx::query_as(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE report_id = $1",
@@ -816,10 +959,235 @@ macro_rules! impl_store {
         }
 
         #[tracing::instrument(skip_all)]
+        async fn identifiers_of(&self, report_id: &str) -> Result<Vec<(String, String)>, StorageError> {
+            Ok(sqlx::query_as::<_, (String, String)>(
+                "SELECT kind, value FROM report_identifiers WHERE report_id = $1 ORDER BY kind, value",
+            )
+            .bind(report_id)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn reports_naming(
+            &self,
+            kind: &str,
+            value: &str,
+            since: i64,
+            limit: i64,
+        ) -> Result<Vec<GroupMember>, StorageError> {
+            Ok(sqlx::query_as::<_, GroupMember>(
+                "SELECT i.report_id, i.kind, i.value, r.status, r.priority, r.confidence, \
+                 r.created_at, r.duplicate_of FROM report_identifiers i \
+                 JOIN reports r ON r.id = i.report_id \
+                 WHERE i.kind = $1 AND i.value = $2 AND i.created_at >= $3 \
+                 ORDER BY i.created_at DESC, i.report_id DESC LIMIT $4",
+            )
+            .bind(kind)
+            .bind(value)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn independent_reporters(&self, kind: &str, value: &str) -> Result<i64, StorageError> {
+            let (n,): (i64,) = sqlx::query_as(sql::INDEPENDENT_REPORTERS)
+                .bind(kind)
+                .bind(value)
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(n)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn change_priority(
+            &self,
+            c: &PriorityChange,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            if !Self::change_priority_tx(&mut tx, c).await? {
+                return Ok(false);
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn merge_reports(
+            &self,
+            m: &Merge,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let moved = sqlx::query(
+                "UPDATE reports SET status = 'duplicate', duplicate_of = $1, updated_at = $2 \
+                 WHERE id = $3 AND status = $4 AND duplicate_of IS NULL",
+            )
+            .bind(&m.into)
+            .bind(m.at)
+            .bind(&m.duplicate)
+            .bind(&m.from_status)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Self::insert_event_tx(&mut tx, &m.event).await?;
+            sqlx::query(
+                "UPDATE escalations SET state = 'resolved', resolved_at = $1, resolved_by = $2, \
+                 outcome = 'no_action', note = $3, claimed_by = NULL, lease_until = NULL \
+                 WHERE report_id = $4 AND state <> 'resolved'",
+            )
+            .bind(m.at)
+            .bind(&m.actor_id)
+            .bind(format!("merged into {}", m.into))
+            .bind(&m.duplicate)
+            .execute(&mut *tx)
+            .await?;
+            // A duplicate no longer counts as an independent report: recompute the confidence
+            // of every report sharing one of its identifiers.
+            let ids: Vec<(String, String)> = sqlx::query_as(
+                "SELECT kind, value FROM report_identifiers WHERE report_id = $1",
+            )
+            .bind(&m.duplicate)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (kind, value) in &ids {
+                sqlx::query(sql::RECOMPUTE_CONFIDENCE)
+                    .bind(kind)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn feed_rows(&self, limit: i64) -> Result<Vec<FeedRow>, StorageError> {
+            let q = format!(
+                "SELECT i.kind, i.value, MIN(r.created_at) AS first_seen, \
+                 MAX(r.created_at) AS last_seen, COUNT(DISTINCT r.id) AS reports \
+                 FROM report_identifiers i JOIN reports r ON r.id = i.report_id \
+                 JOIN escalations e ON e.report_id = r.id \
+                 WHERE r.status IN ('confirmed_fraud', 'resolved') AND e.state = 'resolved' \
+                 AND e.outcome IN {} GROUP BY i.kind, i.value \
+                 ORDER BY MAX(r.created_at) DESC, i.kind, i.value LIMIT $1",
+                sql::ACTION_OUTCOMES
+            );
+            Ok(sqlx::query_as::<_, FeedRow>(&q).bind(limit).fetch_all(&self.pool).await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn list_policies(&self) -> Result<Vec<PolicyRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, PolicyRecord>(
+                "SELECT id, rule, channel_kind, subject, statement_en, statement_zh, created_at, \
+                 created_by, target FROM contact_policies ORDER BY rule, target",
+            )
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn insert_policy(
+            &self,
+            p: &PolicyRecord,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<(), StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            sqlx::query(
+                "INSERT INTO contact_policies (id, rule, channel_kind, subject, statement_en, \
+                 statement_zh, created_at, created_by, target) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&p.id)
+            .bind(&p.rule)
+            .bind(&p.channel_kind)
+            .bind(&p.subject)
+            .bind(&p.statement_en)
+            .bind(&p.statement_zh)
+            .bind(p.created_at)
+            .bind(&p.created_by)
+            .bind(&p.target)
+            .execute(&mut *tx)
+            .await?;
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn delete_policy(
+            &self,
+            id: &str,
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<bool, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let r = sqlx::query("DELETE FROM contact_policies WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if r.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn list_rules(&self) -> Result<Vec<RuleRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, RuleRecord>(
+                "SELECT rule, enabled, priority, params, updated_at, updated_by \
+                 FROM escalation_rules ORDER BY rule",
+            )
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn put_rules(
+            &self,
+            rules: &[RuleRecord],
+            audit: &AuditDraft,
+            hasher: AuditHasher,
+        ) -> Result<(), StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            sqlx::query("DELETE FROM escalation_rules").execute(&mut *tx).await?;
+            for r in rules {
+                sqlx::query(
+                    "INSERT INTO escalation_rules (rule, enabled, priority, params, updated_at, \
+                     updated_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.rule)
+                .bind(r.enabled)
+                .bind(&r.priority)
+                .bind(&r.params)
+                .bind(r.updated_at)
+                .bind(&r.updated_by)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Self::append_audit_tx(&mut tx, audit, hasher).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
         async fn known_scam_count(&self, kind: &str, value: &str) -> Result<i64, StorageError> {
             let q = format!(
-                "SELECT COUNT(*) FROM escalations e JOIN reports r ON r.id = e.report_id \
-                 WHERE r.scam_channel_kind = $1 AND r.scam_channel_value = $2 \
+                "SELECT COUNT(DISTINCT r.id) FROM report_identifiers i \
+                 JOIN reports r ON r.id = i.report_id JOIN escalations e ON e.report_id = r.id \
+                 WHERE i.kind = $1 AND i.value = $2 \
                  AND r.status IN ('confirmed_fraud', 'resolved') \
                  AND e.state = 'resolved' AND e.outcome IN {}",
                 sql::ACTION_OUTCOMES

@@ -11,9 +11,10 @@ use sqlx::sqlite::{
 use super::sql::{self, impl_store};
 use super::{
     AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
-    EscalationRecord, IdempotencyRecord, LiveSessionRow, NewEscalation, NewReportBundle,
-    OutboxRecord, ReportEventRecord, ReportFilter, ReportRecord, ReportTransition, Resolution,
-    SessionRecord, SessionView, StaffRecord, StorageError, Store,
+    EscalationRecord, FeedRow, GroupMember, IdempotencyRecord, LiveSessionRow, Merge,
+    NewEscalation, NewReportBundle, OutboxRecord, PolicyRecord, PriorityChange, ReportEventRecord,
+    ReportFilter, ReportRecord, ReportTransition, Resolution, RuleRecord, SessionRecord,
+    SessionView, StaffRecord, StorageError, Store,
 };
 
 pub struct SqliteStore {

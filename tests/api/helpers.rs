@@ -440,6 +440,17 @@ pub fn seed_bundle(
             created_at: t,
             updated_at: t,
             first_response_by: t + 900,
+            claimed_channel_kind: None,
+            claimed_channel_value: None,
+            claimed_agent: None,
+            claimed_channel_id: None,
+            claimed_agent_id: None,
+            contact_opt_in: 0,
+            law_enforcement_opt_in: 0,
+            reporter_key: None,
+            confidence: "confirmed".into(),
+            duplicate_of: None,
+            fired_rules: "[]".into(),
         },
         attachments: vec![],
         first_event: ReportEventRecord {
@@ -454,5 +465,7 @@ pub fn seed_bundle(
         },
         idempotency: None,
         escalation: Some(esc),
+        identifiers: vec![],
+        raise: vec![],
     }
 }

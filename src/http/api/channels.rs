@@ -97,9 +97,21 @@ pub struct CheckResponse {
     #[schema(value_type = Option<String>)]
     pub lookalike_reason: Option<LookalikeReason>,
     pub locale: Locale,
+    /// What this means for the user; for a channel kind the operator never uses, the policy.
     pub message: String,
+    /// The `never_used` policy for this channel kind, when the channel is not official: it
+    /// settles the question ("the operator never uses WhatsApp: this is a scam").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<super::verify::PolicyNote>,
+    /// Every published policy about this channel kind (e.g. "we never call first").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<super::verify::PolicyNote>,
+    /// Where to report it, with the fields below pre-filled; absent for official channels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_url: Option<String>,
+    /// For `POST /v1/reports`: the scammer channel and the official channel it imitates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_prefill: Option<super::verify::ReportPrefill>,
 }
 
 /// Register an official channel (role `admin`).
@@ -222,10 +234,41 @@ pub async fn check(
             i18n::display_handle(c.handle.kind(), c.handle.as_str())
         )
     });
-    let message = match confirmed_reports {
-        Some(n) => i18n::known_scam_message(locale, n, of_text.as_deref()),
-        None => i18n::check_message(name, locale, of_text.as_deref()),
+    let book = s.policies.get();
+    let kind_policies = crate::channels::policy::for_kind(&book, kind);
+    let never_used = kind_policies
+        .iter()
+        .find(|p| p.rule == crate::channels::policy::PolicyRule::NeverUsed && name != "official")
+        .map(|p| super::verify::PolicyNote::new(p, locale));
+    let message = match (confirmed_reports, &never_used) {
+        (Some(n), Some(p)) => format!(
+            "{} {}",
+            i18n::known_scam_message(locale, n, of_text.as_deref()),
+            p.statement
+        ),
+        (Some(n), None) => i18n::known_scam_message(locale, n, of_text.as_deref()),
+        (None, Some(p)) if name == "not_official" => p.statement.clone(),
+        (None, Some(p)) => format!(
+            "{} {}",
+            i18n::check_message(name, locale, of_text.as_deref()),
+            p.statement
+        ),
+        (None, None) => i18n::check_message(name, locale, of_text.as_deref()),
     };
+    let prefill = (name != "official").then(|| super::verify::ReportPrefill {
+        scam_channel: Some(super::verify::ChannelRef {
+            kind,
+            handle: handle.as_str().to_owned(),
+        }),
+        presented: None,
+        claimed_entity: official.map(|c| super::verify::ClaimedPrefill {
+            channel: Some(super::verify::ChannelRef {
+                kind: c.handle.kind(),
+                handle: c.handle.as_str().to_owned(),
+            }),
+            agent: None,
+        }),
+    });
     Ok(Json(CheckResponse {
         confirmed_reports,
         result: name,
@@ -239,7 +282,14 @@ pub async fn check(
         lookalike_reason: reason,
         locale,
         message,
-        report_url: (name != "official")
-            .then(|| format!("{}/report?source=check&result={name}", s.base_url())),
+        policy: never_used,
+        policies: kind_policies
+            .iter()
+            .map(|p| super::verify::PolicyNote::new(p, locale))
+            .collect(),
+        report_url: prefill
+            .as_ref()
+            .map(|p| p.url(s.base_url(), ("check", name))),
+        report_prefill: prefill,
     }))
 }

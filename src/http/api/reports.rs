@@ -9,18 +9,18 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::channels::{self, CheckResult};
+use crate::channels::{self, ChannelHandle, CheckResult};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{AppPath, AppQuery, PreferredLocale, StaffUser};
 use crate::http::i18n;
 use crate::http::state::AppState;
 use crate::reports::{
-    self, AttachmentWriter, ChannelFinding, Evidence, IdempotentRequest, NewReport, ReportInput,
-    StagedAttachment, TokenFinding, UploadBudget,
+    self, triage::ClaimGuess, AttachmentWriter, ChannelFinding, Evidence, IdempotentRequest,
+    NewReport, ReportInput, StagedAttachment, TokenFinding, UploadBudget,
 };
 use crate::staff;
 use crate::storage::{AttachmentRecord, ReportFilter, ReportRecord};
-use crate::tokens::{self, Verdict};
+use crate::tokens::{self, input::Presented, Verdict};
 use crate::types::{now, rfc3339, Locale, Role};
 
 /// Largest JSON `report` part.
@@ -241,8 +241,10 @@ fn multipart_error(e: MultipartError) -> ApiError {
     }
 }
 
-/// Verifies what the scammer showed and looks up their channel: hard evidence for triage.
+/// Verifies what the scammer showed and looks up their channel: hard evidence for triage, and a
+/// first guess at who the scammer posed as.
 async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiError> {
+    let mut claimed = ClaimGuess::default();
     let token = match &r.presented {
         None => None,
         Some(p) => {
@@ -253,6 +255,17 @@ async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiErr
                     .and_then(|v| v.as_str().map(str::to_owned)),
                 _ => None,
             };
+            if let Some(info) = v.session() {
+                claimed.agent = Some(info.agent_name.clone());
+                claimed.channel =
+                    ChannelHandle::from_normalised(info.channel_kind, &info.channel_handle).ok();
+            } else if let Presented::Token(t) = tokens::input::extract(p) {
+                // A forgery: what it claims is exactly what the victim was shown.
+                if let Some((agent, kind, handle)) = tokens::claimed_identity(t) {
+                    claimed.agent = Some(agent);
+                    claimed.channel = ChannelHandle::parse(kind, &handle).ok();
+                }
+            }
             Some(TokenFinding {
                 verdict: v.kind(),
                 reason,
@@ -266,18 +279,31 @@ async fn gather_evidence(s: &AppState, r: &NewReport) -> Result<Evidence, ApiErr
             CheckResult::Official(c) => ChannelFinding::Official {
                 value: format!("{}:{}", c.handle.kind(), c.handle.as_str()),
             },
-            CheckResult::Lookalike { of, reason } => ChannelFinding::Lookalike {
-                of: format!("{}:{}", of.handle.kind(), of.handle.as_str()),
-                reason: serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-            },
+            CheckResult::Lookalike { of, reason } => {
+                claimed.channel.get_or_insert_with(|| of.handle.clone());
+                ChannelFinding::Lookalike {
+                    of: format!("{}:{}", of.handle.kind(), of.handle.as_str()),
+                    reason: serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                }
+            }
             CheckResult::NotOfficial => ChannelFinding::NotOfficial,
-            CheckResult::KnownScam { reports, .. } => ChannelFinding::KnownScam { reports },
+            CheckResult::KnownScam { reports, imitates } => {
+                if let Some((of, _)) = imitates {
+                    claimed.channel.get_or_insert_with(|| of.handle.clone());
+                }
+                ChannelFinding::KnownScam { reports }
+            }
         }),
     };
-    Ok(Evidence { token, channel })
+    let claimed = (claimed != ClaimGuess::default()).then_some(claimed);
+    Ok(Evidence {
+        token,
+        channel,
+        claimed,
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -377,6 +403,63 @@ pub struct StaffReport {
     pub related_to: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// When staff expect to have answered the victim first (moves earlier when priority rises).
+    pub first_response_by: String,
+    /// Who the scammer posed as, and whether the registry matched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_entity: Option<ClaimedEntityView>,
+    /// No reporter contact was given.
+    pub anonymous: bool,
+    /// The reporter agreed to be contacted about this report.
+    pub contact_opt_in: bool,
+    /// The reporter agreed, separately, to have their contact shared with law enforcement.
+    pub share_with_law_enforcement: bool,
+    /// `unverified`, `corroborated` (independent reports name the same scammer identifier) or
+    /// `confirmed` (staff confirmed it, or a forged token proved it).
+    pub confidence: String,
+    /// Set when staff merged this report into another.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// The escalation rules that fired for this report, and why.
+    pub fired_rules: Vec<crate::storage::FiredRule>,
+}
+
+/// Who the scammer posed as.
+#[derive(Serialize, ToSchema)]
+pub struct ClaimedEntityView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<super::verify::ChannelRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The registered official channel imitated (id in `GET /v1/channels`), when matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub official_channel_id: Option<String>,
+    /// The agent posed as, when the name is one of ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+}
+
+/// One scammer identifier the report names and the other reports naming it.
+#[derive(Serialize, ToSchema)]
+pub struct IdentifierGroup {
+    /// A channel kind (`telegram`, `email`, `phone`, `website`, ...) or `crypto_address`.
+    pub kind: String,
+    /// Normalised value; for `crypto_address`, `chain:address`.
+    pub value: String,
+    /// Independent reports naming it, this one included (duplicates and dismissed excluded).
+    pub independent_reports: i64,
+    pub reports: Vec<GroupMemberView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GroupMemberView {
+    pub id: String,
+    pub status: String,
+    pub priority: String,
+    pub confidence: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -387,6 +470,8 @@ pub struct StaffReportDetail {
     pub events: Vec<StaffEventView>,
     /// Every other report naming the same scammer channel.
     pub related: Vec<String>,
+    /// Reports grouped by each scammer identifier this one names.
+    pub groups: Vec<IdentifierGroup>,
 }
 
 fn staff_report(r: &ReportRecord) -> StaffReport {
@@ -413,12 +498,42 @@ fn staff_report(r: &ReportRecord) -> StaffReport {
         amount_lost: r.amount_lost.clone(),
         asset: r.asset.clone(),
         occurred_at: r.occurred_at.map(rfc3339),
-        reporter_contact: r.reporter_contact.clone(),
+        // A contact the reporter did not agree to have used stays out of staff screens.
+        reporter_contact: r
+            .reporter_contact
+            .clone()
+            .filter(|_| r.contact_opt_in != 0 || r.law_enforcement_opt_in != 0),
         locale: r.locale.clone(),
         related_to: r.related_to.clone(),
         created_at: rfc3339(r.created_at),
         updated_at: rfc3339(r.updated_at),
+        first_response_by: rfc3339(r.first_response_by),
+        claimed_entity: claimed_view(r),
+        anonymous: r.reporter_contact.is_none(),
+        contact_opt_in: r.contact_opt_in != 0,
+        share_with_law_enforcement: r.law_enforcement_opt_in != 0,
+        confidence: r.confidence.clone(),
+        duplicate_of: r.duplicate_of.clone(),
+        fired_rules: serde_json::from_str(&r.fired_rules).unwrap_or_default(),
     }
+}
+
+fn claimed_view(r: &ReportRecord) -> Option<ClaimedEntityView> {
+    let channel = match (&r.claimed_channel_kind, &r.claimed_channel_value) {
+        (Some(k), Some(v)) => {
+            crate::channels::ChannelKind::parse(k).map(|kind| super::verify::ChannelRef {
+                kind,
+                handle: v.clone(),
+            })
+        }
+        _ => None,
+    };
+    (channel.is_some() || r.claimed_agent.is_some()).then(|| ClaimedEntityView {
+        channel,
+        agent: r.claimed_agent.clone(),
+        official_channel_id: r.claimed_channel_id.clone(),
+        agent_id: r.claimed_agent_id.clone(),
+    })
 }
 
 /// A report's status: victims authenticate with their receipt, security staff with their API
@@ -467,6 +582,27 @@ pub async fn status(
                 })
                 .collect(),
             related: v.related,
+            groups: v
+                .groups
+                .into_iter()
+                .map(|g| IdentifierGroup {
+                    kind: g.kind,
+                    value: g.value,
+                    independent_reports: g.independent_reports,
+                    reports: g
+                        .members
+                        .into_iter()
+                        .map(|m| GroupMemberView {
+                            id: m.report_id,
+                            status: m.status,
+                            priority: m.priority,
+                            confidence: m.confidence,
+                            created_at: rfc3339(m.created_at),
+                            duplicate_of: m.duplicate_of,
+                        })
+                        .collect(),
+                })
+                .collect(),
         };
         let mut resp = Json(detail).into_response();
         resp.headers_mut()

@@ -25,7 +25,7 @@ pub struct VerifyRequest {
     pub lang: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct ChannelRef {
     #[schema(value_type = String, example = "telegram")]
     pub kind: crate::channels::ChannelKind,
@@ -61,10 +61,98 @@ pub struct VerifyResponse {
     /// Present when the signature proved who issued the session (also for expired/revoked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionSummary>,
-    /// Where to report this contact; absent only for genuine sessions.
+    /// Where to report this contact; absent only for genuine sessions. The link carries the
+    /// pre-filled fields below as query parameters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_url: Option<String>,
+    /// For `POST /v1/reports`: the fields this answer already knows (absent for genuine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_prefill: Option<ReportPrefill>,
+    /// Published contact policies that apply: for a genuine session, those about its channel
+    /// kind; otherwise what the operator never asks for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyNote>,
 }
+
+/// Report fields pre-filled from a verdict or a channel check; the same names and shapes as the
+/// `report` part of `POST /v1/reports`.
+#[derive(Serialize, ToSchema, Default, Clone)]
+pub struct ReportPrefill {
+    /// The channel the scammer used (channel checks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scam_channel: Option<ChannelRef>,
+    /// The token, link or message shown (verdicts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presented: Option<String>,
+    /// Who the scammer posed as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claimed_entity: Option<ClaimedPrefill>,
+}
+
+#[derive(Serialize, ToSchema, Default, Clone)]
+pub struct ClaimedPrefill {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<ChannelRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl ReportPrefill {
+    /// The report link with these fields as query parameters (what the report form reads).
+    pub fn url(&self, base_url: &str, source: (&str, &str)) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("source", source.0);
+        q.append_pair(
+            if source.0 == "check" {
+                "result"
+            } else {
+                "verdict"
+            },
+            source.1,
+        );
+        if let Some(c) = &self.scam_channel {
+            q.append_pair("scam_kind", c.kind.as_str());
+            q.append_pair("scam_handle", &c.handle);
+        }
+        if let Some(p) = &self.presented {
+            q.append_pair("presented", p);
+        }
+        if let Some(c) = &self.claimed_entity {
+            if let Some(ch) = &c.channel {
+                q.append_pair("claimed_kind", ch.kind.as_str());
+                q.append_pair("claimed_handle", &ch.handle);
+            }
+            if let Some(a) = &c.agent {
+                q.append_pair("claimed_agent", a);
+            }
+        }
+        format!("{base_url}/report?{}", q.finish())
+    }
+}
+
+/// A contact policy quoted in an answer.
+#[derive(Serialize, ToSchema, Clone)]
+pub struct PolicyNote {
+    /// `never_used`, `never_initiates` or `never_asks`.
+    pub rule: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub channel_kind: Option<crate::channels::ChannelKind>,
+    pub statement: String,
+}
+
+impl PolicyNote {
+    pub fn new(p: &crate::channels::policy::Policy, l: Locale) -> PolicyNote {
+        PolicyNote {
+            rule: p.rule.as_str(),
+            channel_kind: p.channel_kind,
+            statement: p.statement(l).to_owned(),
+        }
+    }
+}
+
+/// Longest input echoed into a report link (URLs have practical length limits).
+const MAX_PREFILL_INPUT: usize = 2048;
 
 impl From<&SessionInfo> for SessionSummary {
     fn from(s: &SessionInfo) -> Self {
@@ -83,7 +171,15 @@ impl From<&SessionInfo> for SessionSummary {
 }
 
 /// Builds the user-facing answer for a verdict; shared by the JSON API and the HTML page.
-pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyResponse {
+/// `input` is what the user pasted: a non-genuine answer pre-fills a report with it.
+pub fn present(
+    verdict: &Verdict,
+    locale: Locale,
+    base_url: &str,
+    input: &str,
+    policies: &[crate::channels::policy::Policy],
+) -> VerifyResponse {
+    use crate::channels::policy;
     let kind = verdict.kind();
     let text = i18n::verdict(kind, locale);
     let reason = match verdict {
@@ -99,7 +195,22 @@ pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyRespo
         Verdict::Malformed(why) => Some((*why).to_owned()),
         _ => None,
     };
-    let genuine = matches!(verdict, Verdict::Genuine(_));
+    let (prefill, notes) = match verdict {
+        Verdict::Genuine(s) => (
+            None,
+            policy::for_kind(policies, s.channel_kind)
+                .into_iter()
+                .map(|p| PolicyNote::new(p, locale))
+                .collect(),
+        ),
+        _ => (
+            Some(prefill_for(verdict, input)),
+            policy::never_asks(policies)
+                .into_iter()
+                .map(|p| PolicyNote::new(p, locale))
+                .collect(),
+        ),
+    };
     VerifyResponse {
         verdict: kind,
         reason,
@@ -113,7 +224,45 @@ pub fn present(verdict: &Verdict, locale: Locale, base_url: &str) -> VerifyRespo
             _ => None,
         },
         session: verdict.session().map(SessionSummary::from),
-        report_url: (!genuine).then(|| format!("{base_url}/report?source=verify&verdict={kind}")),
+        report_url: prefill.as_ref().map(|p| p.url(base_url, ("verify", kind))),
+        report_prefill: prefill,
+        policies: notes,
+    }
+}
+
+/// What a non-genuine verdict tells a report: the input shown, and who it claimed to be (the
+/// signed claims of an expired or revoked session; for a forgery, what it claims unsigned).
+fn prefill_for(verdict: &Verdict, input: &str) -> ReportPrefill {
+    let input = input.trim();
+    let presented =
+        (!input.is_empty() && input.len() <= MAX_PREFILL_INPUT).then(|| input.to_owned());
+    let claimed = match verdict.session() {
+        Some(s) => Some(ClaimedPrefill {
+            channel: Some(ChannelRef {
+                kind: s.channel_kind,
+                handle: s.channel_handle.clone(),
+            }),
+            agent: Some(s.agent_name.clone()),
+        }),
+        None => match tokens::input::extract(input) {
+            tokens::input::Presented::Token(t) => {
+                tokens::claimed_identity(t).map(|(agent, kind, handle)| ClaimedPrefill {
+                    channel: crate::channels::ChannelHandle::parse(kind, &handle)
+                        .ok()
+                        .map(|h| ChannelRef {
+                            kind,
+                            handle: h.as_str().to_owned(),
+                        }),
+                    agent: Some(agent),
+                })
+            }
+            _ => None,
+        },
+    };
+    ReportPrefill {
+        scam_channel: None,
+        presented,
+        claimed_entity: claimed,
     }
 }
 
@@ -144,7 +293,15 @@ pub async fn verify(
     let locale = locale_of(req.lang.as_deref(), header_locale);
     let verdict = s.verifier.verify(&req.input).await?;
     metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
-    let mut resp = Json(present(&verdict, locale, s.base_url())).into_response();
+    let policies = s.policies.get();
+    let mut resp = Json(present(
+        &verdict,
+        locale,
+        s.base_url(),
+        &req.input,
+        &policies,
+    ))
+    .into_response();
     mark_guess(&mut resp, &verdict);
     Ok(resp)
 }
@@ -211,11 +368,13 @@ pub async fn verify_batch(
     let locale = locale_of(req.lang.as_deref(), header_locale);
     let verdicts = s.verifier.verify_batch(&req.inputs).await?;
     let base = s.base_url();
+    let policies = s.policies.get();
     let results = verdicts
         .iter()
-        .map(|v| {
+        .zip(&req.inputs)
+        .map(|(v, input)| {
             metrics::counter!("trustdesk_verdicts_total", "verdict" => v.kind()).increment(1);
-            present(v, locale, base)
+            present(v, locale, base, input, &policies)
         })
         .collect();
     Ok(Json(BatchVerifyResponse { results }))
