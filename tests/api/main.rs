@@ -9,6 +9,7 @@ mod auth;
 mod channels;
 mod crash;
 mod escalations;
+mod intel;
 mod keys;
 mod malformed;
 mod memory;
