@@ -94,10 +94,35 @@ async fn openapi_document_covers_every_endpoint_with_problem_responses() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/v1/policies",
+        "/v1/policies/{id}",
+        "/v1/feeds/stix",
+        "/v1/feeds/scammers",
+        "/v1/reports/{id}/xarf",
+        "/v1/reports/{id}/priority",
+        "/v1/reports/{id}/merge",
+        "/v1/escalation-rules",
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Every new field is described: report input, staff view, verdict and check answers.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("ReportInput", "claimed_entity"),
+        ("ReportInput", "scam_addresses"),
+        ("ReportInput", "share_with_law_enforcement"),
+        ("StaffReport", "confidence"),
+        ("StaffReport", "fired_rules"),
+        ("VerifyResponse", "report_prefill"),
+        ("CheckResponse", "policy"),
+        ("RuleConfig", "window_secs"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "openapi lacks {schema}.{field}"
+        );
+    }
     let verify = &doc["paths"]["/v1/verify"]["post"]["responses"];
     assert!(verify["400"]["content"]["application/problem+json"].is_object());
 }
