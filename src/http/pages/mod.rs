@@ -200,7 +200,7 @@ pub async fn stylesheet() -> impl IntoResponse {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../web/style.css"),
+        include_str!("../../../web/style.css"),
     )
 }
 
