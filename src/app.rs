@@ -302,10 +302,17 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let policies = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
         loop {
             tick.tick().await;
-            if let Err(e) = book.refresh(store.as_ref()).await {
-                tracing::debug!(error = %e, "Contact policy refresh failed");
+            match book.refresh(store.as_ref()).await {
+                Ok(()) => failing = false,
+                // Once per outage: answers keep quoting the last policies loaded.
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "Contact policy refresh failed; serving the last loaded policies");
+                }
+                Err(_) => {}
             }
         }
     });

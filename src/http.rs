@@ -29,7 +29,8 @@ pub use state::AppState;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Content-Security-Policy for every response: no script at all, styles only from ourselves.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router(state: AppState) -> Router {
@@ -131,7 +132,37 @@ pub fn router(state: AppState) -> Router {
             "/r/{id}",
             get(pages::report_status_form).post(pages::report_status_submit),
         )
-        .route("/assets/style.css", get(pages::stylesheet));
+        .route("/assets/style.css", get(pages::stylesheet))
+        .route("/assets/console.js", get(pages::console::script))
+        .route(
+            "/console/login",
+            get(pages::console::login_form).post(pages::console::login),
+        )
+        .route("/console/logout", post(pages::console::logout))
+        .route("/console", get(pages::console::home))
+        .route("/console/sessions", post(pages::console::issue))
+        .route(
+            "/console/sessions/{id}/revoke",
+            post(pages::console::revoke),
+        )
+        .route(
+            "/console/escalations/claim",
+            post(pages::console_staff::claim),
+        )
+        .route(
+            "/console/escalations/{id}",
+            post(pages::console_staff::item),
+        )
+        .route("/console/reports/{id}", get(pages::console_staff::report))
+        .route(
+            "/console/reports/{id}/transition",
+            post(pages::console_staff::transition),
+        )
+        .route(
+            "/console/reports/{id}/attachments/{index}",
+            get(pages::console_staff::attachment),
+        )
+        .route("/console/audit", get(pages::console_staff::audit));
 
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))

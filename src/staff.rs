@@ -175,6 +175,66 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// How long a console sign-in lasts.
+pub const CONSOLE_SESSION_SECS: i64 = 8 * 3600;
+
+/// A fresh console session for `staff`: the secret for the cookie (shown to the browser only).
+pub async fn open_console_session(
+    store: &dyn Store,
+    staff: &Staff,
+) -> Result<zeroize::Zeroizing<String>, StorageError> {
+    use rand::RngCore;
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let secret = zeroize::Zeroizing::new(format!("tdc_{}", hex(&raw)));
+    let at = crate::types::now();
+    store
+        .insert_console_session(
+            &console_digest(&secret),
+            &staff.id,
+            at,
+            at + CONSOLE_SESSION_SECS,
+        )
+        .await?;
+    Ok(secret)
+}
+
+/// The staff member signed in with this cookie secret, if the session is live.
+pub async fn console_staff(store: &dyn Store, secret: &str) -> Result<Option<Staff>, StorageError> {
+    if !secret.starts_with("tdc_") || secret.len() > 100 {
+        return Ok(None);
+    }
+    Ok(store
+        .console_session_staff(&console_digest(secret), crate::types::now())
+        .await?
+        .and_then(staff_from_record))
+}
+
+pub async fn close_console_session(store: &dyn Store, secret: &str) -> Result<(), StorageError> {
+    store
+        .delete_console_session(&console_digest(secret), crate::types::now())
+        .await
+}
+
+/// The CSRF token of a console session: derived from its secret, so it needs no storage, differs
+/// per session and is useless without the (HttpOnly) cookie.
+pub fn console_csrf(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"trustdesk:console-csrf\0");
+    h.update(secret.as_bytes());
+    hex(&h.finalize())[..32].to_owned()
+}
+
+fn console_digest(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"trustdesk:console-session\0");
+    h.update(secret.as_bytes());
+    hex(&h.finalize())
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,22 @@ pub trait Store: Send + Sync + 'static {
     async fn staff_by_key_hash(&self, key_hash: &str) -> Result<Option<StaffRecord>, StorageError>;
     async fn staff_by_id(&self, id: &str) -> Result<Option<StaffRecord>, StorageError>;
     async fn list_staff(&self) -> Result<Vec<StaffRecord>, StorageError>;
+    /// Web console sessions: stored by the hash of their secret.
+    async fn insert_console_session(
+        &self,
+        id_hash: &str,
+        staff_id: &str,
+        at: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError>;
+    /// The enabled staff member behind an unexpired console session.
+    async fn console_session_staff(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<StaffRecord>, StorageError>;
+    /// Ends a session (sign-out); also drops every expired session.
+    async fn delete_console_session(&self, id_hash: &str, now: i64) -> Result<(), StorageError>;
     /// Disables an account by name; its API key stops working at once. False if no such
     /// enabled account.
     async fn disable_staff(&self, name: &str, at: i64) -> Result<bool, StorageError>;

@@ -499,7 +499,8 @@ pub fn claimed_identity(token: &str) -> Option<(String, ChannelKind, String)> {
     let mut buf = vec![0u8; paseto::buffer_len(token, 0)];
     let d = paseto::decode(token, &[], &mut buf).ok()?;
     let c: Claimed<'_> = serde_json::from_slice(d.message).ok()?;
-    let printable = |s: &str| s.chars().count() <= 200 && !s.chars().any(char::is_control);
+    // The same bound a report puts on an agent name, so a prefill always posts back.
+    let printable = |s: &str| s.chars().count() <= 100 && !s.chars().any(char::is_control);
     if !printable(&c.agent_name) || !printable(&c.channel_handle) {
         return None;
     }

@@ -50,6 +50,8 @@ CREATE INDEX report_identifiers_value ON report_identifiers (kind, value, create
 INSERT INTO report_identifiers (report_id, kind, value, created_at)
     SELECT id, scam_channel_kind, scam_channel_value, created_at FROM reports
     WHERE scam_channel_kind IS NOT NULL AND scam_channel_value IS NOT NULL;
+-- Before consent was asked separately, giving a contact meant agreeing to be contacted.
+UPDATE reports SET contact_opt_in = 1 WHERE reporter_contact IS NOT NULL;
 UPDATE reports SET confidence = 'confirmed'
     WHERE status = 'confirmed_fraud' OR triage = 'confirmed_impersonation'
        OR id IN (SELECT report_id FROM escalations);

@@ -398,6 +398,54 @@ macro_rules! impl_store {
         }
 
         #[tracing::instrument(skip_all)]
+        async fn insert_console_session(
+            &self,
+            id_hash: &str,
+            staff_id: &str,
+            at: i64,
+            expires_at: i64,
+        ) -> Result<(), StorageError> {
+            sqlx::query(
+                "INSERT INTO console_sessions (id_hash, staff_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id_hash)
+            .bind(staff_id)
+            .bind(at)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn console_session_staff(
+            &self,
+            id_hash: &str,
+            now: i64,
+        ) -> Result<Option<StaffRecord>, StorageError> {
+            Ok(sqlx::query_as::<_, StaffRecord>(
+                "SELECT st.id, st.name, st.role, st.created_at, st.disabled_at \
+                 FROM console_sessions c JOIN staff st ON st.id = c.staff_id \
+                 WHERE c.id_hash = $1 AND c.expires_at > $2 AND st.disabled_at IS NULL",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn delete_console_session(&self, id_hash: &str, now: i64) -> Result<(), StorageError> {
+            sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at <= $2")
+                .bind(id_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
         async fn disable_staff(&self, name: &str, at: i64) -> Result<bool, StorageError> {
             let r = sqlx::query(
                 "UPDATE staff SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL",
@@ -738,6 +786,22 @@ macro_rules! impl_store {
                     .bind(&t.report_id)
                     .execute(&mut *tx)
                     .await?;
+            }
+            if t.to == "dismissed" || t.to == "duplicate" {
+                // No longer an independent report: its group's confidence is recomputed.
+                let ids: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT kind, value FROM report_identifiers WHERE report_id = $1",
+                )
+                .bind(&t.report_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (kind, value) in &ids {
+                    sqlx::query(sql::RECOMPUTE_CONFIDENCE)
+                        .bind(kind)
+                        .bind(value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             let (seq,): (i64,) = sqlx::query_as(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM report_events WHERE report_id = $1",

@@ -438,6 +438,23 @@ async fn reports_on_one_identifier_are_grouped_corroborated_and_merged() {
         .await
         .to_string();
     assert!(audit.contains("report.merge"));
+
+    // Dismissing an independent report also takes it out of the count.
+    let d = file(&app, &report(Some("other@example.com"))).await;
+    assert_eq!(
+        staff_view(&app, &sec, &a).await["confidence"],
+        "corroborated"
+    );
+    let r = send(
+        &app,
+        "POST",
+        &sec,
+        &format!("/v1/reports/{d}/transition"),
+        Some(json!({"to": "dismissed", "reason": "spam"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(staff_view(&app, &sec, &a).await["confidence"], "unverified");
 }
 
 async fn merge_as(app: &TestApp, key: &str, dup: &str, into: &str) -> reqwest::Response {
@@ -635,6 +652,14 @@ async fn the_stix_feed_validates_carries_no_victim_data_and_honours_etags() {
         "transactions": [{"chain": "eth", "tx_hash": format!("0x{}", "ab".repeat(32))}],
         "reporter_contact": "victim-wang@example.com", "share_with_law_enforcement": true});
     let id = file(&app, &r).await;
+    // Nothing unconfirmed leaves as an X-ARF report.
+    assert_problem(
+        send(&app, "GET", &sec, &format!("/v1/reports/{id}/xarf"), None).await,
+        409,
+        "not_confirmed",
+        "unconfirmed",
+    )
+    .await;
     let empty = app.get("/v1/feeds/stix").await;
     let etag0 = empty.headers()["etag"].to_str().unwrap().to_owned();
     confirm_and_act(&app, &sec, &id).await;

@@ -7,6 +7,7 @@ mod limits;
 
 mod auth;
 mod channels;
+mod console;
 mod crash;
 mod escalations;
 mod intel;

@@ -65,7 +65,12 @@ pub async fn scammers(State(s): State<AppState>, headers: HeaderMap) -> Result<R
     };
     let body = serde_json::to_vec(&list)
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("feed rendering failed")))?;
-    Ok(conditional(&headers, body, "application/json"))
+    Ok(conditional(
+        &headers,
+        body,
+        "application/json",
+        public_cache(&s),
+    ))
 }
 
 /// Confirmed scammer identifiers as a STIX 2.1 bundle of indicators (public; `ETag` /
@@ -93,6 +98,7 @@ pub async fn stix_bundle(
         &headers,
         body,
         "application/stix+json;version=2.1",
+        public_cache(&s),
     ))
 }
 
@@ -108,7 +114,7 @@ pub async fn stix_bundle(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The report names no scammer identifier to report", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed fraud, or no scammer identifier to report", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn xarf_export(
@@ -119,9 +125,27 @@ pub async fn xarf_export(
     user.require(&[Role::Security])?;
     let v = crate::reports::staff_view(s.store.as_ref(), &id).await?;
     let r = &v.report;
+    if r.confidence != "confirmed" {
+        return Err(ApiError::Conflict {
+            code: "not_confirmed",
+            detail: "only confirmed fraud is exported: confirm the report first".into(),
+        });
+    }
+    // Our own registered channels are never reported as the scammer (a compromised official
+    // account is recovered, not reported to its platform as fraud).
+    let official = crate::channels::list(s.store.as_ref()).await?;
     let scammer: Vec<(String, String)> = v
         .groups
         .iter()
+        .filter(|g| {
+            crate::channels::ChannelKind::parse(&g.kind)
+                .and_then(|k| crate::channels::ChannelHandle::from_normalised(k, &g.value).ok())
+                .is_none_or(|h| {
+                    !official
+                        .iter()
+                        .any(|o| crate::channels::is_official_match(&h, &o.handle))
+                })
+        })
         .map(|g| (g.kind.clone(), g.value.clone()))
         .collect();
     if scammer.is_empty() {
@@ -174,8 +198,18 @@ fn tlp_name(s: &AppState) -> String {
     .into()
 }
 
+/// Shared caches may keep a TLP:CLEAR feed; anything more restricted only the client itself.
+fn public_cache(s: &AppState) -> bool {
+    matches!(s.config.tlp(), Ok(feeds::Tlp::Clear))
+}
+
 /// A strong ETag from the body, and `304` when the client already holds it.
-fn conditional(headers: &HeaderMap, body: Vec<u8>, content_type: &'static str) -> Response {
+fn conditional(
+    headers: &HeaderMap,
+    body: Vec<u8>,
+    content_type: &'static str,
+    public: bool,
+) -> Response {
     let digest = Sha256::digest(&body);
     let etag = format!("\"{}\"", &crate::staff::hex(&digest)[..32]);
     let matches = headers
@@ -186,7 +220,11 @@ fn conditional(headers: &HeaderMap, body: Vec<u8>, content_type: &'static str) -
         .map(|t| t.trim().trim_start_matches("W/"))
         .any(|t| t == "*" || t == etag);
     let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
-    let cache = HeaderValue::from_static("public, max-age=300");
+    let cache = HeaderValue::from_static(if public {
+        "public, max-age=300"
+    } else {
+        "private, max-age=300"
+    });
     if matches {
         return (
             StatusCode::NOT_MODIFIED,

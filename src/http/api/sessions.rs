@@ -116,16 +116,7 @@ pub async fn issue(
     let link = format!("{}/v/{}", s.base_url(), issued.token);
     let code = display_code(&issued.code);
     let base = s.base_url();
-    let message = ReadyMessage {
-        en: format!(
-            "I am {} from official support. Verify me at {link} or enter code {code} at {base}/verify. Never share your seed phrase or send funds to anyone.",
-            agent.name
-        ),
-        zh_cn: format!(
-            "我是官方客服 {}。请通过 {link} 验证我的身份，或在 {base}/verify 输入验证码 {code}。切勿向任何人透露助记词或转账。",
-            agent.name
-        ),
-    };
+    let message = ready_message(&agent.name, &link, &code, base);
     Ok((
         StatusCode::CREATED,
         Json(IssuedSessionResponse {
@@ -143,6 +134,18 @@ pub async fn issue(
             message,
         }),
     ))
+}
+
+/// The message an agent pastes to the user, in both languages: how to verify, and the warning.
+pub fn ready_message(agent: &str, link: &str, code: &str, base: &str) -> ReadyMessage {
+    ReadyMessage {
+        en: format!(
+            "I am {agent} from official support. Verify me at {link} or enter code {code} at {base}/verify. Never share your seed phrase or send funds to anyone."
+        ),
+        zh_cn: format!(
+            "我是官方客服 {agent}。请通过 {link} 验证我的身份，或在 {base}/verify 输入验证码 {code}。切勿向任何人透露助记词或转账。"
+        ),
+    }
 }
 
 /// Revoke a session (the issuing agent, security or admin). Idempotent.

@@ -1,5 +1,8 @@
 //! Server-rendered pages. Templates escape everything (askama); no inline script or style.
 
+pub mod console;
+pub mod console_staff;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
