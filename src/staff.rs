@@ -234,7 +234,6 @@ fn console_digest(secret: &str) -> String {
     hex(&h.finalize())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

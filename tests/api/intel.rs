@@ -486,6 +486,12 @@ async fn each_escalation_rule_fires_is_shown_and_recomputes_deadlines() {
         .as_str()
         .unwrap()
         .contains("25000.50"));
+    // The first-response deadline is the P1 SLA, not the P3 one the report would otherwise get.
+    let t = |v: &Value| trustdesk::tokens::claims::parse_time(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        t(&d["first_response_by"]) - t(&d["created_at"]),
+        i64::from(app.config.sla_p1_secs)
+    );
 
     // Admins tune the rules: loss_above off, a faster repeat rule. Non-admins cannot.
     let rules = json(send(&app, "GET", &sec, "/v1/escalation-rules", None).await).await;
@@ -571,7 +577,6 @@ async fn each_escalation_rule_fires_is_shown_and_recomputes_deadlines() {
     let p = json(r).await;
     let e1 = queued_escalation(&app, &sec, &low).await;
     assert_eq!(e1["priority"], "P1");
-    let t = |v: &Value| trustdesk::tokens::claims::parse_time(v.as_str().unwrap()).unwrap();
     assert_eq!(
         t(&e1["sla_due_at"]) - t(&e1["created_at"]),
         i64::from(app.config.sla_p1_secs)
