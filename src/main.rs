@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
 
 async fn serve(config: trustdesk::config::Config) -> anyhow::Result<()> {
     tracing::info!(config = ?config, "Starting Trustdesk");
+    let stop = trustdesk::app::shutdown_signal();
     let app = trustdesk::app::App::build(config).await?;
-    app.run_until_stopped(trustdesk::app::shutdown_signal())
-        .await
+    app.run_until_stopped(stop).await
 }
