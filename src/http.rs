@@ -118,11 +118,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/keys/{kid}/retire", post(api::keys::retire));
 
     let pages = Router::new()
-        // Until the home page exists, `/` leads to the verification form.
+        .route("/", get(pages::public::home))
+        .route("/check", get(pages::public::check))
         .route(
-            "/",
-            get(|| async { axum::response::Redirect::to("/verify") }),
+            "/report",
+            // Streamed like `POST /v1/reports`, under the same limits.
+            get(pages::public::report_form)
+                .post(pages::public::report_submit)
+                .layer(DefaultBodyLimit::max(upload_limit)),
         )
+        .route("/assets/report.js", get(pages::public::report_script))
         .route("/v/{token}", get(pages::verify_link))
         .route(
             "/verify",

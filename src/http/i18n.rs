@@ -119,3 +119,22 @@ pub fn known_scam_message(l: Locale, reports: i64, imitates: Option<&str>) -> St
         ),
     }
 }
+
+/// Report categories as the report form lists them.
+pub fn category_label(c: crate::reports::Category, l: Locale) -> &'static str {
+    use crate::reports::Category::*;
+    match (c, l) {
+        (Impersonation, Locale::En) => "Someone posed as official support",
+        (Impersonation, Locale::ZhCn) => "有人冒充官方客服",
+        (PhishingLink, Locale::En) => "A phishing link or fake website",
+        (PhishingLink, Locale::ZhCn) => "钓鱼链接或假冒网站",
+        (FakeApp, Locale::En) => "A fake app or wallet",
+        (FakeApp, Locale::ZhCn) => "假冒应用或钱包",
+        (InvestmentScam, Locale::En) => "An investment or \"recovery\" scam",
+        (InvestmentScam, Locale::ZhCn) => "投资或\u{201c}追回资金\u{201d}骗局",
+        (AccountTakeover, Locale::En) => "Someone took over my account",
+        (AccountTakeover, Locale::ZhCn) => "我的账户被盗",
+        (Other, Locale::En) => "Something else",
+        (Other, Locale::ZhCn) => "其他",
+    }
+}

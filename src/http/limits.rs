@@ -96,16 +96,18 @@ fn parse_forwarded_ip(e: &str) -> Option<IpAddr> {
 /// Which limit a request falls under, and whether failed guesses lock it out.
 fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction, bool)> {
     Some(match (method.as_str(), route) {
-        (_, "/healthz" | "/readyz" | "/metrics" | "/assets/style.css" | "/assets/console.js") => {
-            return None
-        }
+        (
+            _,
+            "/healthz" | "/readyz" | "/metrics" | "/assets/style.css" | "/assets/console.js"
+            | "/assets/report.js",
+        ) => return None,
         // A wrong API key at console sign-in counts towards the lockout like any other.
         ("POST", "/console/login") => (LimitedAction::Public, true),
         ("POST", "/v1/verify" | "/verify") | ("GET", "/v/{token}") => (LimitedAction::Verify, true),
         // Tokens only (session codes are refused in batches), so no secret is guessed here.
         ("POST", "/v1/verify/batch") => (LimitedAction::VerifyBatch, false),
-        (_, "/v1/channels/check") => (LimitedAction::ChannelCheck, false),
-        ("POST", "/v1/reports") => (LimitedAction::ReportSubmit, false),
+        (_, "/v1/channels/check" | "/check") => (LimitedAction::ChannelCheck, false),
+        ("POST", "/v1/reports" | "/report") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
         (_, "/r/{id}") => (LimitedAction::ReportRead, true),
         // Publishing a policy checks the key; reading the list is public.

@@ -16,6 +16,7 @@ mod malformed;
 mod memory;
 mod multi;
 mod ops;
+mod pages;
 mod process;
 mod reports;
 mod restore;

@@ -128,9 +128,12 @@ async fn openapi_document_covers_every_endpoint_with_problem_responses() {
 }
 
 #[tokio::test]
-async fn home_leads_to_the_verification_form() {
+async fn home_page_links_to_verify_check_and_report() {
     let app = spawn_app().await;
     let r = app.get("/").await;
-    assert!(r.status().is_redirection());
-    assert_eq!(r.headers()["location"], "/verify");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for path in ["/verify?lang=en", "/check?lang=en", "/report?lang=en"] {
+        assert!(html.contains(&format!("href=\"{path}\"")), "{path}: {html}");
+    }
 }

@@ -210,7 +210,17 @@ pub async fn check(
         .as_deref()
         .and_then(Locale::parse_tag)
         .unwrap_or(header_locale);
-    let handle = ChannelHandle::parse(kind, &q.value)?;
+    Ok(Json(answer(&s, kind, &q.value, locale).await?))
+}
+
+/// The whole answer to "is this channel official?", shared by the API and the `/check` page.
+pub async fn answer(
+    s: &AppState,
+    kind: ChannelKind,
+    value: &str,
+    locale: Locale,
+) -> Result<CheckResponse, ApiError> {
+    let handle = ChannelHandle::parse(kind, value)?;
     let result = channels::check(s.store.as_ref(), &handle).await?;
     let (name, official, reason) = match &result {
         CheckResult::Official(c) => ("official", Some(c), None),
@@ -269,7 +279,7 @@ pub async fn check(
             agent: None,
         }),
     });
-    Ok(Json(CheckResponse {
+    Ok(CheckResponse {
         confirmed_reports,
         result: name,
         kind,
@@ -291,5 +301,5 @@ pub async fn check(
             .as_ref()
             .map(|p| p.url(s.base_url(), ("check", name))),
         report_prefill: prefill,
-    }))
+    })
 }

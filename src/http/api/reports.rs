@@ -130,11 +130,46 @@ pub async fn submit(
     })?;
     let input: ReportInput = serde_json::from_slice(&json)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("report: {e}")))?;
+    let (done, locale) = intake(&s, header_locale, idem_key, input, &json, files).await?;
+    let base = s.base_url();
+    let body = SubmittedResponse {
+        status_url: format!("{base}/r/{}", done.report_id),
+        api_status_url: format!("{base}/v1/reports/{}", done.report_id),
+        status: "received",
+        priority: done.priority.as_str(),
+        created_at: rfc3339(done.created_at),
+        expected_first_response_by: rfc3339(done.first_response_by),
+        attachments: done.attachments.iter().map(AttachmentView::from).collect(),
+        message: i18n::report_saved(locale, &done.report_id),
+        id: done.report_id,
+        receipt: done.receipt.to_string(),
+    };
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if done.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// Everything after the upload: parse, verify what the scammer showed, triage, and commit the
+/// report, its files and any automatic escalation in one transaction. Shared by `POST
+/// /v1/reports` and the `/report` page, so both follow the same rules.
+pub(crate) async fn intake(
+    s: &AppState,
+    header_locale: Locale,
+    idem_key: Option<String>,
+    input: ReportInput,
+    json: &[u8],
+    files: Vec<StagedAttachment>,
+) -> Result<(reports::Submitted, Locale), ApiError> {
     let report = NewReport::parse(input, now(), header_locale)?;
     let locale = report.locale;
-    let evidence = gather_evidence(&s, &report).await?;
+    let evidence = gather_evidence(s, &report).await?;
     let idem = idem_key.map(|key| IdempotentRequest {
-        fingerprint: reports::fingerprint(&json, &files),
+        fingerprint: reports::fingerprint(json, &files),
         key,
     });
     // Hard evidence (a forged token, an official account used by a scammer) is confirmed fraud
@@ -167,27 +202,7 @@ pub async fn submit(
         metrics::counter!("trustdesk_reports_total", "priority" => done.priority.as_str())
             .increment(1);
     }
-    let base = s.base_url();
-    let body = SubmittedResponse {
-        status_url: format!("{base}/r/{}", done.report_id),
-        api_status_url: format!("{base}/v1/reports/{}", done.report_id),
-        status: "received",
-        priority: done.priority.as_str(),
-        created_at: rfc3339(done.created_at),
-        expected_first_response_by: rfc3339(done.first_response_by),
-        attachments: done.attachments.iter().map(AttachmentView::from).collect(),
-        message: i18n::report_saved(locale, &done.report_id),
-        id: done.report_id,
-        receipt: done.receipt.to_string(),
-    };
-    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if done.replayed {
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok(resp)
+    Ok((done, locale))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -218,7 +233,7 @@ async fn read_small(mut field: Field<'_>) -> Result<Vec<u8>, ApiError> {
     Ok(buf)
 }
 
-async fn receive_file(
+pub(crate) async fn receive_file(
     s: &AppState,
     budget: &mut UploadBudget,
     mut field: Field<'_>,
@@ -230,7 +245,7 @@ async fn receive_file(
     Ok(w.finish().await?)
 }
 
-fn multipart_error(e: MultipartError) -> ApiError {
+pub(crate) fn multipart_error(e: MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {

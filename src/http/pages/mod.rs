@@ -2,6 +2,7 @@
 
 pub mod console;
 pub mod console_staff;
+pub mod public;
 
 use askama::Template;
 use axum::extract::State;
@@ -162,7 +163,10 @@ fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale, input: &str) ->
             expires_at: s.expires_at,
             user_ref_last4: s.user_ref_last4,
         }),
-        report_url: p.report_url,
+        // The form opens in the language of the verdict the victim just read.
+        report_url: p
+            .report_url
+            .map(|u| format!("{}&lang={}", local_link(s, u), locale.as_str())),
         policies: p.policies.into_iter().map(|n| n.statement).collect(),
         policies_label: if zh {
             "我们从不这样做"
@@ -193,6 +197,14 @@ fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale, input: &str) ->
     let mut resp = HtmlPage(page).into_response();
     super::api::verify::mark_guess(&mut resp, verdict);
     resp
+}
+
+/// A link to this service as a path, so a page works whatever host name it was reached by.
+pub(crate) fn local_link(s: &AppState, url: String) -> String {
+    match url.strip_prefix(s.base_url()) {
+        Some(path) if path.starts_with('/') => path.to_owned(),
+        _ => url,
+    }
 }
 
 /// The stylesheet, embedded so the binary is self-contained.
