@@ -91,7 +91,12 @@ impl App {
                 .await
                 .context("loading contact policies")?,
         );
+        let contact_cipher = Arc::new(
+            crate::followup::ContactCipher::load_or_create(&config.keys_dir)
+                .context("loading keys/contact.key")?,
+        );
         let state = AppState::new(crate::http::state::Services {
+            contact_cipher,
             policies,
             verifier,
             limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),
@@ -327,6 +332,24 @@ fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             settings,
             state.store.clone(),
             state.keys.clone(),
+        )));
+    }
+    if let Some(url) = &state.config.smtp_url {
+        let settings = crate::followup::mail::MailSettings {
+            smtp_url: url.0.clone(),
+            from: state.config.mail_from.clone(),
+            base_url: state.base_url().to_owned(),
+            warn_secs: i64::from(state.config.sla_warning_secs),
+            poll: Duration::from_millis(state.config.mail_poll_ms.max(10)),
+            // Ten polls, at least a second: 10 s in production, 1 s in tests.
+            retry_base_secs: i64::try_from(state.config.mail_poll_ms / 100)
+                .unwrap_or(3600)
+                .max(1),
+        };
+        tasks.push(tokio::spawn(crate::followup::mail::run(
+            settings,
+            state.store.clone(),
+            state.contact_cipher.clone(),
         )));
     }
     tasks

@@ -221,6 +221,40 @@ pub struct Config {
     #[arg(long, global = true, env = "TRUSTDESK_WEBHOOK_URL")]
     pub webhook_url: Option<String>,
 
+    /// SMTP server for victims' opt-in notifications: `smtp://host:port` (plain, loopback relays),
+    /// `smtp://host?tls=starttls` or `smtps://host` (TLS), with `user:password@` if the relay
+    /// needs it. Unset: the report form and API do not offer notifications.
+    #[arg(long, global = true, env = "TRUSTDESK_SMTP_URL")]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// Sender of notifications, e.g. `Acme Security <security@acme.example>`.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAIL_FROM",
+        default_value = "Trustdesk <trustdesk@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Send a "still working on it" notice when the first-response deadline of a report that
+    /// nobody has answered yet is this close, in seconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_SLA_WARNING_SECS",
+        default_value_t = 3600
+    )]
+    pub sla_warning_secs: u32,
+
+    /// How often the notification sender looks for work, in milliseconds.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_MAIL_POLL_MS",
+        default_value_t = 1000
+    )]
+    pub mail_poll_ms: u64,
+
     /// Delivery attempts per webhook message before giving up.
     #[arg(
         long,
@@ -346,13 +380,38 @@ impl std::str::FromStr for DatabaseUrl {
 
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("redacted"));
-                write!(f, "{u}")
-            }
-            _ => write!(f, "{}", self.0),
+        write_redacted(f, &self.0)
+    }
+}
+
+fn write_redacted(f: &mut std::fmt::Formatter<'_>, raw: &str) -> std::fmt::Result {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            write!(f, "{u}")
         }
+        _ => write!(f, "{raw}"),
+    }
+}
+
+/// An SMTP URL; its password never appears in `Debug` output (the config is logged at start).
+#[derive(Clone)]
+pub struct SmtpUrl(pub String);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("smtp://") || s.starts_with("smtps://") {
+            Ok(SmtpUrl(s.to_owned()))
+        } else {
+            Err("expected smtp://… or smtps://…".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write_redacted(f, &self.0)
     }
 }
 
@@ -422,6 +481,10 @@ impl Config {
             max_connections: 4096,
             hsts: false,
             webhook_url: None,
+            smtp_url: None,
+            mail_from: "Trustdesk <trustdesk@localhost>".into(),
+            sla_warning_secs: 3600,
+            mail_poll_ms: 100,
             webhook_max_attempts: 12,
             webhook_backoff_secs: 5,
             lease_secs: 300,

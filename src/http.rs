@@ -69,6 +69,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/reports/{id}", get(api::reports::status))
         .route(
+            "/v1/reports/{id}/contact",
+            delete(api::reports::forget_contact),
+        )
+        .route("/v1/reports/{id}/rating", post(api::reports::rate))
+        .route("/v1/ratings", get(api::reports::ratings))
+        .route(
             "/v1/reports/{id}/transition",
             post(api::escalations::transition),
         )
@@ -137,6 +143,8 @@ pub fn router(state: AppState) -> Router {
             "/r/{id}",
             get(pages::report_status_form).post(pages::report_status_submit),
         )
+        .route("/r/{id}/forget", post(pages::report_forget))
+        .route("/r/{id}/rate", post(pages::report_rate))
         .route("/assets/style.css", get(pages::stylesheet))
         .route("/assets/console.js", get(pages::console::script))
         .route(

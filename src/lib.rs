@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod escalations;
 pub mod feeds;
+pub mod followup;
 pub mod http;
 pub mod notify;
 pub mod ratelimit;

@@ -23,8 +23,8 @@ pub use triage::{ChannelFinding, Evidence, TokenFinding, Triage};
 
 use crate::storage::blobs::{BlobDigest, BlobStore};
 use crate::storage::{
-    AttachmentRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord, ReportFilter,
-    ReportRecord, StorageError, Store,
+    AttachmentRecord, FollowupRecord, IdempotencyRecord, NewReportBundle, ReportEventRecord,
+    ReportFilter, ReportRecord, StorageError, Store,
 };
 use crate::types::{now, rfc3339, Locale, UnixTime};
 
@@ -120,6 +120,15 @@ pub struct Submission {
     pub evidence: Evidence,
     pub files: Vec<StagedAttachment>,
     pub idem: Option<IdempotentRequest>,
+    /// The victim's notification address and phrase, already sealed (`followup::cipher`).
+    pub followup: Option<SealedContact>,
+}
+
+/// Encrypted notification address and anti-phishing phrase.
+#[derive(Clone, Debug)]
+pub struct SealedContact {
+    pub email_enc: String,
+    pub phrase_enc: String,
 }
 
 /// Decides, from the stored report, whether it enters the escalation queue at intake.
@@ -139,6 +148,7 @@ pub async fn submit(
         evidence,
         files,
         idem,
+        followup,
     } = sub;
     let evidence = &evidence;
     if let Some(i) = &idem {
@@ -231,6 +241,20 @@ pub async fn submit(
         let bundle = NewReportBundle {
             identifiers: report.identifiers(),
             raise: outcome.raise.clone(),
+            followup: followup.as_ref().map(|c| FollowupRecord {
+                report_id: id.clone(),
+                email_enc: Some(c.email_enc.clone()),
+                phrase_enc: Some(c.phrase_enc.clone()),
+                locale: report.locale.as_str().to_owned(),
+                created_at,
+                notified_seq: 0,
+                sla_warned_at: None,
+                attempts: 0,
+                next_attempt_at: created_at,
+                locked_until: None,
+                last_error: None,
+                forgotten_at: None,
+            }),
             escalation: auto_escalate(&id, &report_rec),
             report: report_rec,
             attachments: rows
@@ -360,16 +384,22 @@ pub struct VictimView {
     pub first_response_by: UnixTime,
     pub timeline: Vec<TimelineEntry>,
     pub next_step: String,
+    /// When the next step is expected, learned from recent handling times (see
+    /// `followup::estimate_next_step`); `None` once closed or when nothing can be promised.
+    pub expected_next_step_by: Option<UnixTime>,
+    /// Whether e-mail notifications are on for this report.
+    pub notifications: bool,
+    /// The victim's rating, once given.
+    pub rating: Option<i64>,
     pub locale: Locale,
 }
 
-/// The report for its receipt holder; a wrong receipt is indistinguishable from no report.
-pub async fn status_for_victim(
+/// The report behind an id and receipt; a wrong receipt is indistinguishable from no report.
+pub async fn victim_report(
     store: &dyn Store,
     id: &str,
     receipt: &str,
-    locale: Locale,
-) -> Result<VictimView, ReportError> {
+) -> Result<ReportRecord, ReportError> {
     let Some(id) = receipt::parse_report_id(id) else {
         return Err(ReportError::NotFound);
     };
@@ -382,12 +412,44 @@ pub async fn status_for_victim(
     if !receipt::receipt_matches(receipt, stored) {
         return Err(ReportError::NotFound);
     }
-    let r = r.ok_or(ReportError::NotFound)?;
+    r.ok_or(ReportError::NotFound)
+}
+
+/// The report for its receipt holder; a wrong receipt is indistinguishable from no report.
+pub async fn status_for_victim(
+    store: &dyn Store,
+    id: &str,
+    receipt: &str,
+    locale: Locale,
+) -> Result<VictimView, ReportError> {
+    let r = victim_report(store, id, receipt).await?;
     let events = store.report_events(&r.id).await?;
     let status = Status::parse(&r.status).unwrap_or(Status::Received);
     let priority = Priority::parse(&r.priority).unwrap_or(Priority::P3);
     // Fixed at intake: changing the SLA settings later does not rewrite promises already made.
     let first_response_by = r.first_response_by;
+    let at = now();
+    let expected_next_step_by = if crate::followup::is_closed(status.as_str()) {
+        None
+    } else {
+        let samples = crate::followup::recent_samples(store).await?;
+        // The step is the last status change: a priority change in between is not a step.
+        let (step, since) = events
+            .iter()
+            .rev()
+            .find(|e| Status::parse(&e.kind).is_some())
+            .map(|e| (e.kind.as_str(), e.at))
+            .unwrap_or(("received", r.created_at));
+        let promise = (status == Status::Received).then_some(first_response_by);
+        crate::followup::estimate_next_step(&samples, &r.priority, step, since, promise)
+            .filter(|t| *t > at)
+            .or(promise.filter(|t| *t > at))
+    };
+    let notifications = store
+        .followup_for_report(&r.id)
+        .await?
+        .is_some_and(|f| f.email_enc.is_some());
+    let rating = store.rating_for_report(&r.id).await?;
     Ok(VictimView {
         timeline: events
             .into_iter()
@@ -404,6 +466,9 @@ pub async fn status_for_victim(
             })
             .collect(),
         next_step: next_step(status, first_response_by, locale),
+        expected_next_step_by,
+        notifications,
+        rating,
         id: r.id,
         status,
         category: Category::parse(&r.category).unwrap_or(Category::Other),

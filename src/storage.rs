@@ -279,6 +279,46 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StorageError>;
     async fn outbox_by_id(&self, id: &str) -> Result<Option<OutboxRecord>, StorageError>;
 
+    // Victim follow-up
+    /// Leases up to `limit` subscriptions that have an address and are due: owed timeline
+    /// events, or a first-response deadline within `warn_secs` with nobody having answered yet.
+    async fn lease_followups(
+        &self,
+        now: i64,
+        lock_secs: i64,
+        warn_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<FollowupRecord>, StorageError>;
+    /// Records what was sent (timeline up to `notified_seq`, the deadline notice), if `lease` is
+    /// still ours; `next_attempt_at` and `error` schedule a retry after a failure.
+    async fn followup_progress(
+        &self,
+        report_id: &str,
+        lease: i64,
+        notified_seq: i64,
+        sla_warned_at: Option<i64>,
+        retry: Option<(i64, &str)>,
+    ) -> Result<bool, StorageError>;
+    async fn followup_for_report(
+        &self,
+        report_id: &str,
+    ) -> Result<Option<FollowupRecord>, StorageError>;
+    /// "Forget me": erases the notification address and phrase and the reporter contact of the
+    /// report, in one transaction. The evidence stays.
+    async fn forget_contact(&self, report_id: &str, at: i64) -> Result<(), StorageError>;
+    /// Consecutive timeline events of every report, the later one since `since`, newest first.
+    async fn handling_samples(&self, since: i64) -> Result<Vec<HandlingSample>, StorageError>;
+    /// Stores a rating; `Conflict` if the report was rated already.
+    async fn insert_rating(
+        &self,
+        report_id: &str,
+        rating: i64,
+        comment: Option<&str>,
+        at: i64,
+    ) -> Result<(), StorageError>;
+    async fn rating_for_report(&self, report_id: &str) -> Result<Option<i64>, StorageError>;
+    async fn rating_summary(&self) -> Result<Vec<RatingSummary>, StorageError>;
+
     // Audit trail
     async fn append_audit(
         &self,

@@ -283,6 +283,28 @@ impl From<TokenError> for ApiError {
     }
 }
 
+impl From<crate::followup::FollowupError> for ApiError {
+    fn from(e: crate::followup::FollowupError) -> Self {
+        use crate::followup::FollowupError as F;
+        let detail = e.to_string();
+        match e {
+            F::Invalid(_) => ApiError::BadRequest {
+                code: "invalid_rating",
+                detail,
+            },
+            F::NotClosed => ApiError::Conflict {
+                code: "report_not_closed",
+                detail,
+            },
+            F::AlreadyRated => ApiError::Conflict {
+                code: "already_rated",
+                detail,
+            },
+            F::Storage(s) => s.into(),
+        }
+    }
+}
+
 impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> Self {
         let detail = e.to_string();

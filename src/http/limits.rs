@@ -109,7 +109,11 @@ fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction,
         (_, "/v1/channels/check" | "/check") => (LimitedAction::ChannelCheck, false),
         ("POST", "/v1/reports" | "/report") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
-        (_, "/r/{id}") => (LimitedAction::ReportRead, true),
+        // Receipt checks: a wrong receipt counts towards the lockout.
+        (_, "/v1/reports/{id}/contact" | "/v1/reports/{id}/rating") => {
+            (LimitedAction::ReportRead, true)
+        }
+        (_, "/r/{id}" | "/r/{id}/forget" | "/r/{id}/rate") => (LimitedAction::ReportRead, true),
         // Publishing a policy checks the key; reading the list is public.
         ("POST", "/v1/policies") if staff => (LimitedAction::Staff, true),
         // The per-key staff budget only on routes that check the key: anywhere else a made-up
@@ -127,6 +131,7 @@ fn is_staff_route(route: &str) -> bool {
         || route == "/v1/audit"
         || route.starts_with("/v1/reports")
         || route == "/v1/escalation-rules"
+        || route == "/v1/ratings"
         || route == "/v1/policies/{id}"
 }
 

@@ -47,11 +47,18 @@ pub struct Services {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// Published contact policies, in memory.
     pub policies: Arc<crate::channels::policy::PolicyBook>,
+    /// Seals victims' notification addresses and phrases.
+    pub contact_cipher: Arc<crate::followup::ContactCipher>,
 }
 
 impl Services {
     /// `{public_base_url}` without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.config.issuer()
+    }
+
+    /// Whether victims can opt in to e-mail notifications (an SMTP server is configured).
+    pub fn notifications_enabled(&self) -> bool {
+        self.config.smtp_url.is_some()
     }
 }

@@ -213,6 +213,88 @@ pub struct ReportInput {
     /// `en` or `zh-CN`.
     #[serde(default)]
     pub lang: Option<String>,
+    /// Opt in to e-mail notifications about this report (receipt, each public update, a late
+    /// first response, resolution). Needs `anti_phishing_phrase`. Stored encrypted, apart from
+    /// the report; deletable at any time with the receipt.
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub notify_email: Option<String>,
+    /// A phrase of the victim's choosing that every genuine notification quotes: a message
+    /// without it is not from us. 4–64 characters; required with `notify_email`.
+    #[serde(default)]
+    #[schema(min_length = 4, max_length = 64)]
+    pub anti_phishing_phrase: Option<String>,
+}
+
+/// A validated opt-in to notifications.
+#[derive(Clone)]
+pub struct NotifyOptIn {
+    pub email: String,
+    pub phrase: String,
+}
+
+/// Never prints the address or the phrase (reports are traced).
+impl std::fmt::Debug for NotifyOptIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotifyOptIn { .. }")
+    }
+}
+
+/// Checks an address well enough to refuse typos and header tricks; the SMTP server decides the
+/// rest.
+fn parse_notify(
+    email: Option<&str>,
+    phrase: Option<&str>,
+) -> Result<Option<NotifyOptIn>, ReportError> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    let phrase = phrase.map(str::trim).filter(|p| !p.is_empty());
+    let Some(email) = email else {
+        return if phrase.is_some() {
+            Err(invalid(
+                "invalid_notify",
+                "anti_phishing_phrase needs notify_email",
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let ok_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
+        && email.matches('@').count() == 1
+        && email
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"<>()[],;:\\\"".contains(c));
+    if !ok_email {
+        return Err(invalid(
+            "invalid_notify_email",
+            "notify_email is not a valid e-mail address",
+        ));
+    }
+    let Some(phrase) = phrase else {
+        return Err(invalid(
+            "anti_phishing_phrase_required",
+            "choose an anti-phishing phrase: every genuine notification quotes it",
+        ));
+    };
+    let n = phrase.chars().count();
+    if !(4..=64).contains(&n) || phrase.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_anti_phishing_phrase",
+            "the anti-phishing phrase must be 4–64 characters on one line",
+        ));
+    }
+    if phrase.eq_ignore_ascii_case(email) || phrase.contains("://") {
+        return Err(invalid(
+            "invalid_anti_phishing_phrase",
+            "choose a phrase that is neither your address nor a link",
+        ));
+    }
+    Ok(Some(NotifyOptIn {
+        email: email.to_owned(),
+        phrase: phrase.to_owned(),
+    }))
 }
 
 /// A report that passed every check.
@@ -229,6 +311,7 @@ pub struct NewReport {
     pub reporter_contact: Option<String>,
     pub contact_opt_in: bool,
     pub law_enforcement_opt_in: bool,
+    pub notify: Option<NotifyOptIn>,
     /// Canonical `chain:address` values.
     pub scam_addresses: Vec<(Chain, String)>,
     pub claimed_channel: Option<ChannelHandle>,
@@ -465,6 +548,10 @@ impl NewReport {
             reporter_contact,
             contact_opt_in,
             law_enforcement_opt_in: input.share_with_law_enforcement,
+            notify: parse_notify(
+                input.notify_email.as_deref(),
+                input.anti_phishing_phrase.as_deref(),
+            )?,
             scam_addresses,
             claimed_channel,
             claimed_agent,

@@ -7,10 +7,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::sql::{self, impl_store};
 use super::{
     AttachmentRecord, AuditDraft, AuditHasher, AuditRecord, ChannelRecord, EscalationFilter,
-    EscalationRecord, FeedRow, GroupMember, IdempotencyRecord, LiveSessionRow, Merge,
-    NewEscalation, NewReportBundle, OutboxRecord, PolicyRecord, PriorityChange, ReportEventRecord,
-    ReportFilter, ReportRecord, ReportTransition, Resolution, RuleRecord, SessionRecord,
-    SessionView, StaffRecord, StorageError, Store,
+    EscalationRecord, FeedRow, FollowupRecord, GroupMember, HandlingSample, IdempotencyRecord,
+    LiveSessionRow, Merge, NewEscalation, NewReportBundle, OutboxRecord, PolicyRecord,
+    PriorityChange, RatingSummary, ReportEventRecord, ReportFilter, ReportRecord, ReportTransition,
+    Resolution, RuleRecord, SessionRecord, SessionView, StaffRecord, StorageError, Store,
 };
 
 pub struct PgStore {

@@ -143,6 +143,47 @@ pub struct NewReportBundle {
     pub identifiers: Vec<(String, String)>,
     /// Other reports whose priority this one raises (several reports on one identifier).
     pub raise: Vec<PriorityChange>,
+    /// The victim's opt-in to notifications, committed with the report.
+    pub followup: Option<FollowupRecord>,
+}
+
+/// A victim's notification subscription (`report_followup`); address and phrase encrypted.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct FollowupRecord {
+    pub report_id: String,
+    pub email_enc: Option<String>,
+    pub phrase_enc: Option<String>,
+    pub locale: String,
+    pub created_at: i64,
+    /// Public timeline events up to this seq have been sent.
+    pub notified_seq: i64,
+    pub sla_warned_at: Option<i64>,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub locked_until: Option<i64>,
+    pub last_error: Option<String>,
+    pub forgotten_at: Option<i64>,
+}
+
+/// How long a report of some priority stayed at one step of its timeline before the next event
+/// (the progress estimate learns from these).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct HandlingSample {
+    pub priority: String,
+    /// The step's event kind (`received`, `triaged`, ...).
+    pub kind: String,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// Ratings per category and month, for staff.
+#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct RatingSummary {
+    pub category: String,
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub count: i64,
+    pub average: f64,
 }
 
 /// One escalation rule that fired for a report, shown to staff.

@@ -155,6 +155,40 @@ pub enum Param {
     Int(i64),
 }
 
+/// Timeline event kinds that are status changes (the steps a victim sees).
+pub(crate) const STATUS_KINDS: &str = "'received', 'triaged', 'investigating', 'confirmed_fraud', \
+     'dismissed', 'duplicate', 'resolved'";
+
+pub(crate) const FOLLOWUP_COLS: &str = "report_id, email_enc, phrase_enc, locale, created_at, \
+     notified_seq, sla_warned_at, attempts, next_attempt_at, locked_until, last_error, forgotten_at";
+
+/// After this many failed attempts in a row, a subscription is left alone (its `last_error`
+/// says why); a later success elsewhere does not revive it.
+pub(crate) const FOLLOWUP_MAX_ATTEMPTS: i64 = 30;
+
+/// `(category, created_at, rating)` rows, oldest first, to averages per category and UTC month.
+pub(crate) fn summarise_ratings(rows: Vec<(String, i64, i64)>) -> Vec<super::RatingSummary> {
+    let mut out: Vec<super::RatingSummary> = Vec::new();
+    let mut sums: std::collections::BTreeMap<(String, String), (i64, i64)> = Default::default();
+    for (category, at, rating) in rows {
+        let month = chrono::DateTime::from_timestamp(at, 0)
+            .map(|d| d.format("%Y-%m").to_string())
+            .unwrap_or_default();
+        let e = sums.entry((month, category)).or_default();
+        e.0 += 1;
+        e.1 += rating;
+    }
+    for ((month, category), (count, total)) in sums {
+        out.push(super::RatingSummary {
+            category,
+            month,
+            count,
+            average: total as f64 / count as f64,
+        });
+    }
+    out
+}
+
 /// Implements [`super::Store`] for an engine type with a `pool` field. The whole impl is generated
 /// (not just the shared methods) because `#[async_trait]` must see every method it rewrites.
 macro_rules! impl_store {
@@ -649,6 +683,22 @@ macro_rules! impl_store {
                 .await?;
             if let Some(esc) = &b.escalation {
                 Self::insert_escalation_tx(&mut tx, esc).await?;
+            }
+            if let Some(f) = &b.followup {
+                sqlx::query(
+                    "INSERT INTO report_followup (report_id, email_enc, phrase_enc, locale, \
+                     created_at, notified_seq, sla_warned_at, attempts, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, $7)",
+                )
+                .bind(&f.report_id)
+                .bind(&f.email_enc)
+                .bind(&f.phrase_enc)
+                .bind(&f.locale)
+                .bind(f.created_at)
+                .bind(f.notified_seq)
+                .bind(f.next_attempt_at)
+                .execute(&mut *tx)
+                .await?;
             }
             if let Some(i) = &b.idempotency {
                 sqlx::query(sql::INSERT_IDEMPOTENCY)
@@ -1345,6 +1395,194 @@ macro_rules! impl_store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn lease_followups(
+            &self,
+            now: i64,
+            lock_secs: i64,
+            warn_secs: i64,
+            limit: i64,
+        ) -> Result<Vec<FollowupRecord>, StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            let due: Vec<(String,)> = sqlx::query_as(
+                "SELECT f.report_id FROM report_followup f JOIN reports r ON r.id = f.report_id \
+                 WHERE f.email_enc IS NOT NULL AND f.next_attempt_at <= $1 AND f.attempts < $4 \
+                 AND (f.locked_until IS NULL OR f.locked_until < $1) \
+                 AND (EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = f.report_id \
+                              AND e.seq > f.notified_seq AND e.public_en <> '') \
+                      OR (f.sla_warned_at IS NULL AND r.status = 'received' \
+                          AND r.first_response_by <= $1 + $2)) \
+                 ORDER BY f.next_attempt_at LIMIT $3",
+            )
+            .bind(now)
+            .bind(warn_secs)
+            .bind(limit)
+            .bind(sql::FOLLOWUP_MAX_ATTEMPTS)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut leased = Vec::new();
+            for (id,) in due {
+                let q = format!(
+                    "UPDATE report_followup SET locked_until = $1 WHERE report_id = $2 \
+                     AND email_enc IS NOT NULL AND (locked_until IS NULL OR locked_until < $3) \
+                     RETURNING {}",
+                    sql::FOLLOWUP_COLS
+                );
+                let row = sqlx::query_as::<_, FollowupRecord>(&q)
+                    .bind(now + lock_secs)
+                    .bind(&id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                leased.extend(row);
+            }
+            tx.commit().await?;
+            Ok(leased)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn followup_progress(
+            &self,
+            report_id: &str,
+            lease: i64,
+            notified_seq: i64,
+            sla_warned_at: Option<i64>,
+            retry: Option<(i64, &str)>,
+        ) -> Result<bool, StorageError> {
+            let r = match retry {
+                None => sqlx::query(
+                    "UPDATE report_followup SET notified_seq = $1, \
+                     sla_warned_at = COALESCE($2, sla_warned_at), attempts = 0, \
+                     last_error = NULL, locked_until = NULL \
+                     WHERE report_id = $3 AND locked_until = $4",
+                )
+                .bind(notified_seq)
+                .bind(sla_warned_at)
+                .bind(report_id)
+                .bind(lease)
+                .execute(&self.pool)
+                .await?,
+                Some((next, error)) => sqlx::query(
+                    "UPDATE report_followup SET notified_seq = $1, \
+                     sla_warned_at = COALESCE($2, sla_warned_at), attempts = attempts + 1, \
+                     next_attempt_at = $3, last_error = $4, locked_until = NULL \
+                     WHERE report_id = $5 AND locked_until = $6",
+                )
+                .bind(notified_seq)
+                .bind(sla_warned_at)
+                .bind(next)
+                .bind(error)
+                .bind(report_id)
+                .bind(lease)
+                .execute(&self.pool)
+                .await?,
+            };
+            Ok(r.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn followup_for_report(
+            &self,
+            report_id: &str,
+        ) -> Result<Option<FollowupRecord>, StorageError> {
+            let q = format!(
+                "SELECT {} FROM report_followup WHERE report_id = $1",
+                sql::FOLLOWUP_COLS
+            );
+            Ok(sqlx::query_as::<_, FollowupRecord>(&q)
+                .bind(report_id)
+                .fetch_optional(&self.pool)
+                .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn forget_contact(&self, report_id: &str, at: i64) -> Result<(), StorageError> {
+            let mut tx = self.pool.begin_with($begin).await?;
+            sqlx::query(
+                "UPDATE report_followup SET email_enc = NULL, phrase_enc = NULL, \
+                 forgotten_at = $1, locked_until = NULL WHERE report_id = $2",
+            )
+            .bind(at)
+            .bind(report_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE reports SET reporter_contact = NULL, contact_opt_in = $1, \
+                 law_enforcement_opt_in = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(0_i64)
+            .bind(at)
+            .bind(report_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn handling_samples(&self, since: i64) -> Result<Vec<HandlingSample>, StorageError> {
+            // Steps are status changes only: a priority change or a merge note in between is
+            // not a step of its own.
+            let q = format!(
+                "SELECT r.priority, a.kind, a.at AS started_at, b.at AS ended_at \
+                 FROM report_events a \
+                 JOIN report_events b ON b.report_id = a.report_id AND b.seq = ( \
+                     SELECT MIN(c.seq) FROM report_events c WHERE c.report_id = a.report_id \
+                     AND c.seq > a.seq AND c.kind IN ({k})) \
+                 JOIN reports r ON r.id = a.report_id \
+                 WHERE a.kind IN ({k}) AND b.at >= $1 \
+                 ORDER BY b.at DESC LIMIT 5000",
+                k = sql::STATUS_KINDS
+            );
+            Ok(sqlx::query_as::<_, HandlingSample>(&q)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn insert_rating(
+            &self,
+            report_id: &str,
+            rating: i64,
+            comment: Option<&str>,
+            at: i64,
+        ) -> Result<(), StorageError> {
+            sqlx::query(
+                "INSERT INTO report_ratings (report_id, rating, comment, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(report_id)
+            .bind(rating)
+            .bind(comment)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn rating_for_report(&self, report_id: &str) -> Result<Option<i64>, StorageError> {
+            let row: Option<(i64,)> =
+                sqlx::query_as("SELECT rating FROM report_ratings WHERE report_id = $1")
+                    .bind(report_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            Ok(row.map(|r| r.0))
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn rating_summary(&self) -> Result<Vec<RatingSummary>, StorageError> {
+            // Months are cut in Rust: the engines spell date formatting differently.
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT r.category, g.created_at, g.rating FROM report_ratings g \
+                 JOIN reports r ON r.id = g.report_id ORDER BY g.created_at",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(sql::summarise_ratings(rows))
         }
 
         #[tracing::instrument(skip_all)]

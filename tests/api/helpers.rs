@@ -467,5 +467,6 @@ pub fn seed_bundle(
         escalation: Some(esc),
         identifiers: vec![],
         raise: vec![],
+        followup: None,
     }
 }

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 pub struct Proc {
     pub child: Child,
     pub base: String,
+    /// Everything the process logged (JSON lines), for tests that check what logs never hold.
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Proc {
@@ -86,9 +88,14 @@ pub fn start_on(dir: &Path, db: &str, extra: &[&str]) -> Proc {
         .expect("spawn server");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = logs.clone();
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut l) = kept.lock() {
+                l.push(line.clone());
+            }
             if !sent {
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
                     if let Some(addr) = v["fields"]["addr"].as_str() {
@@ -105,6 +112,7 @@ pub fn start_on(dir: &Path, db: &str, extra: &[&str]) -> Proc {
     Proc {
         child,
         base: format!("http://{addr}"),
+        logs,
     }
 }
 

@@ -167,6 +167,19 @@ pub(crate) async fn intake(
 ) -> Result<(reports::Submitted, Locale), ApiError> {
     let report = NewReport::parse(input, now(), header_locale)?;
     let locale = report.locale;
+    let followup = match &report.notify {
+        Some(_) if !s.notifications_enabled() => {
+            return Err(ApiError::bad_request(
+                "notifications_disabled",
+                "e-mail notifications are not offered here; leave notify_email empty",
+            ))
+        }
+        Some(n) => Some(reports::SealedContact {
+            email_enc: s.contact_cipher.seal(&n.email),
+            phrase_enc: s.contact_cipher.seal(&n.phrase),
+        }),
+        None => None,
+    };
     let evidence = gather_evidence(s, &report).await?;
     let idem = idem_key.map(|key| IdempotentRequest {
         fingerprint: reports::fingerprint(json, &files),
@@ -196,6 +209,7 @@ pub(crate) async fn intake(
         evidence,
         files,
         idem,
+        followup,
     };
     let done = reports::submit(&s.reports, s.store.as_ref(), s.blobs.as_ref(), sub, &auto).await?;
     if !done.replayed {
@@ -340,6 +354,17 @@ pub struct VictimStatus {
     pub expected_first_response_by: String,
     pub timeline: Vec<TimelineView>,
     pub next_step: String,
+    /// When the next step is expected: the median time recent reports of this priority spent
+    /// at this step, or the first-response promise while there is too little history. Absent
+    /// once the report is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_next_step_by: Option<String>,
+    /// Whether e-mail notifications are on (`DELETE /v1/reports/{id}/contact` turns them off).
+    pub notifications: bool,
+    /// Whether the handling can be rated now (`POST /v1/reports/{id}/rating`).
+    pub can_rate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<i64>,
     pub locale: Locale,
 }
 
@@ -362,8 +387,143 @@ pub fn victim_status(v: &reports::VictimView) -> VictimStatus {
             })
             .collect(),
         next_step: v.next_step.clone(),
+        expected_next_step_by: v.expected_next_step_by.map(rfc3339),
+        notifications: v.notifications,
+        can_rate: v.rating.is_none() && crate::followup::is_closed(v.status.as_str()),
+        rating: v.rating,
         locale: v.locale,
     }
+}
+
+/// The receipt from `Authorization: Bearer <receipt>`.
+fn receipt_of(headers: &HeaderMap) -> Result<String, ApiError> {
+    crate::http::extract::bearer(headers)
+        .filter(|b| !b.starts_with("tdk_"))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::Unauthorized {
+            code: "missing_credentials",
+            detail: "send Authorization: Bearer <receipt>".into(),
+        })
+}
+
+/// "Forget me": delete the reporter's contact details and notification address (receipt holder).
+/// The evidence stays with the investigation. Notifications stop at once.
+#[utoipa::path(
+    delete, path = "/v1/reports/{id}/contact", tag = "reports",
+    params(("id" = String, Path, example = "TD-7K3F-9Q2M")),
+    security(("receipt" = [])),
+    responses(
+        (status = 204, description = "Contact details deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report, or wrong receipt", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn forget_contact(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    AppPath(id): AppPath<String>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt_of(&headers)?;
+    Ok(match forget(&s, &id, &receipt).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => counted_guess(e),
+    })
+}
+
+/// A wrong receipt is a guess: it counts towards the client's lockout like a wrong key.
+pub(crate) fn counted_guess(e: ApiError) -> Response {
+    let guess = matches!(
+        &e,
+        ApiError::NotFound {
+            code: "report_not_found",
+            ..
+        }
+    );
+    let mut resp = e.into_response();
+    if guess {
+        resp.extensions_mut()
+            .insert(crate::http::limits::AuthFailed);
+    }
+    resp
+}
+
+/// Shared by the API and the status page.
+pub(crate) async fn forget(s: &AppState, id: &str, receipt: &str) -> Result<(), ApiError> {
+    let r = reports::victim_report(s.store.as_ref(), id, receipt).await?;
+    s.store.forget_contact(&r.id, now()).await?;
+    tracing::info!(report.id = %r.id, "Victim deleted their contact details");
+    Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1 (bad) to 5 (excellent).
+    #[schema(minimum = 1, maximum = 5)]
+    pub rating: i64,
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub comment: Option<String>,
+}
+
+/// Rate how the report was handled, once, after it is closed (receipt holder).
+#[utoipa::path(
+    post, path = "/v1/reports/{id}/rating", tag = "reports",
+    params(("id" = String, Path, example = "TD-7K3F-9Q2M")),
+    request_body = RatingRequest,
+    security(("receipt" = [])),
+    responses(
+        (status = 201, description = "Thank you"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report, or wrong receipt", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not closed yet, or already rated", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn rate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    AppPath(id): AppPath<String>,
+    crate::http::extract::AppJson(req): crate::http::extract::AppJson<RatingRequest>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt_of(&headers)?;
+    Ok(
+        match rate_report(&s, &id, &receipt, req.rating, req.comment.as_deref()).await {
+            Ok(()) => StatusCode::CREATED.into_response(),
+            Err(e) => counted_guess(e),
+        },
+    )
+}
+
+pub(crate) async fn rate_report(
+    s: &AppState,
+    id: &str,
+    receipt: &str,
+    rating: i64,
+    comment: Option<&str>,
+) -> Result<(), ApiError> {
+    let r = reports::victim_report(s.store.as_ref(), id, receipt).await?;
+    crate::followup::rate(s.store.as_ref(), &r.id, &r.status, rating, comment).await?;
+    metrics::counter!("trustdesk_ratings_total").increment(1);
+    Ok(())
+}
+
+/// Victims' ratings per report category and month (security staff and admins).
+#[utoipa::path(
+    get, path = "/v1/ratings", tag = "reports",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = [crate::storage::RatingSummary]),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ratings(
+    State(s): State<AppState>,
+    user: StaffUser,
+) -> Result<Json<Vec<crate::storage::RatingSummary>>, ApiError> {
+    user.require(&[Role::Security, Role::Admin])?;
+    Ok(Json(s.store.rating_summary().await?))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -231,6 +231,15 @@ pub struct StatusTexts {
     pub receipt_label: &'static str,
     pub submit: &'static str,
     pub receipt_hint: &'static str,
+    pub next_by: &'static str,
+    pub notifications_on: &'static str,
+    pub forget: &'static str,
+    pub forget_hint: &'static str,
+    pub rate_title: &'static str,
+    pub rate_label: &'static str,
+    pub comment: &'static str,
+    pub rate_submit: &'static str,
+    pub rated: &'static str,
 }
 
 fn status_texts(l: Locale) -> StatusTexts {
@@ -246,6 +255,15 @@ fn status_texts(l: Locale) -> StatusTexts {
             receipt_label: "Receipt (tdr_…)",
             submit: "Show my report",
             receipt_hint: "The receipt was shown once when you filed the report. We never send it by e-mail or chat, and we never ask for fees or your seed phrase.",
+            next_by: "Next step expected by",
+            notifications_on: "E-mail notifications are on. Every genuine e-mail quotes your anti-phishing phrase.",
+            forget: "Forget my contact details",
+            forget_hint: "Deletes your e-mail address, phrase and contact details now and stops all e-mails. Your report and its evidence stay with the investigation.",
+            rate_title: "How did we handle your report?",
+            rate_label: "Your rating (1 = bad, 5 = excellent)",
+            comment: "Comment (optional)",
+            rate_submit: "Send rating",
+            rated: "Your rating",
         },
         Locale::ZhCn => StatusTexts {
             lang_label: "语言",
@@ -258,6 +276,15 @@ fn status_texts(l: Locale) -> StatusTexts {
             receipt_label: "回执（tdr_…）",
             submit: "查看我的举报",
             receipt_hint: "回执仅在您提交举报时显示一次。我们绝不会通过邮件或聊天发送回执，也绝不会索要费用或助记词。",
+            next_by: "下一步预计时间",
+            notifications_on: "邮件通知已开启。每一封真实邮件都会引用您的防钓鱼短语。",
+            forget: "删除我的联系方式",
+            forget_hint: "立即删除您的邮箱、短语和联系方式，并停止所有邮件。您的举报和证据仍保留用于调查。",
+            rate_title: "您对我们的处理满意吗？",
+            rate_label: "您的评分（1 = 很差，5 = 很好）",
+            comment: "意见（选填）",
+            rate_submit: "提交评分",
+            rated: "您的评分",
         },
     }
 }
@@ -274,6 +301,11 @@ pub struct StatusPage {
     pub not_found: bool,
     /// Only a well-formed id gets a form (its action URL is built from the id).
     pub valid: bool,
+    /// The receipt the victim just typed, echoed into the forget and rating forms of this
+    /// (no-store) page so they need not type it again.
+    pub receipt: Option<String>,
+    /// What the last action did ("contact deleted", "thank you", or why not).
+    pub notice: Option<String>,
 }
 
 fn status_page(
@@ -281,6 +313,17 @@ fn status_page(
     id: String,
     report: Option<super::api::reports::VictimStatus>,
     not_found: bool,
+) -> Response {
+    status_page_with(locale, id, report, not_found, None, None)
+}
+
+fn status_page_with(
+    locale: Locale,
+    id: String,
+    report: Option<super::api::reports::VictimStatus>,
+    not_found: bool,
+    receipt: Option<String>,
+    notice: Option<String>,
 ) -> Response {
     let title = match locale {
         Locale::En => format!("Report {id}"),
@@ -297,6 +340,8 @@ fn status_page(
         t,
         report,
         not_found,
+        receipt,
+        notice,
     })
     .into_response()
 }
@@ -331,11 +376,13 @@ pub async fn report_status_submit(
         return Ok(status_page(locale, canonical, None, true));
     };
     match crate::reports::status_for_victim(s.store.as_ref(), &id, &form.receipt, locale).await {
-        Ok(v) => Ok(status_page(
+        Ok(v) => Ok(status_page_with(
             locale,
             canonical,
             Some(super::api::reports::victim_status(&v)),
             false,
+            Some(form.receipt),
+            None,
         )),
         Err(crate::reports::ReportError::NotFound) => {
             let mut resp = status_page(locale, canonical, None, true);
@@ -344,4 +391,106 @@ pub async fn report_status_submit(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub struct FollowupForm {
+    receipt: String,
+    /// Kept as text so that a missing or garbled value gets "rating must be 1 to 5".
+    #[serde(default)]
+    rating: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /r/{id}/forget` and `POST /r/{id}/rate`: the victim's actions from the status page,
+/// through the same functions as the API; the page comes back with what happened.
+async fn followup_action(
+    s: &AppState,
+    locale: Locale,
+    id: String,
+    form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
+    forget: bool,
+) -> Result<Response, ApiError> {
+    let canonical = crate::reports::receipt::parse_report_id(&id)
+        .unwrap_or_else(|| id.chars().take(20).collect());
+    let Ok(axum::Form(form)) = form else {
+        return Ok(status_page(locale, canonical, None, true));
+    };
+    let zh = locale == Locale::ZhCn;
+    let done = if forget {
+        super::api::reports::forget(s, &id, &form.receipt)
+            .await
+            .map(|()| {
+                if zh {
+                    "您的联系方式已删除，我们不会再发送邮件。"
+                } else {
+                    "Your contact details were deleted. We will not e-mail you again."
+                }
+            })
+    } else {
+        super::api::reports::rate_report(
+            s,
+            &id,
+            &form.receipt,
+            form.rating
+                .as_deref()
+                .and_then(|r| r.trim().parse().ok())
+                .unwrap_or(0),
+            form.comment.as_deref(),
+        )
+        .await
+        .map(|()| {
+            if zh {
+                "感谢您的评分。"
+            } else {
+                "Thank you for your rating."
+            }
+        })
+    };
+    let notice = match done {
+        Ok(n) => n.to_owned(),
+        Err(e @ ApiError::NotFound { .. }) => {
+            let mut resp = status_page(locale, canonical, None, true);
+            if matches!(
+                e,
+                ApiError::NotFound {
+                    code: "report_not_found",
+                    ..
+                }
+            ) {
+                resp.extensions_mut().insert(super::limits::AuthFailed);
+            }
+            return Ok(resp);
+        }
+        Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => e.to_string(),
+        Err(e) => return Err(e),
+    };
+    let v = crate::reports::status_for_victim(s.store.as_ref(), &id, &form.receipt, locale).await?;
+    Ok(status_page_with(
+        locale,
+        canonical,
+        Some(super::api::reports::victim_status(&v)),
+        false,
+        Some(form.receipt),
+        Some(notice),
+    ))
+}
+
+pub async fn report_forget(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(id): AppPath<String>,
+    form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    followup_action(&s, locale, id, form, true).await
+}
+
+pub async fn report_rate(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(id): AppPath<String>,
+    form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    followup_action(&s, locale, id, form, false).await
 }

@@ -1,0 +1,153 @@
+//! Victim follow-up that cannot be imitated.
+//!
+//! "Recovery" scammers target people who were just defrauded, posing as the platform's security
+//! team. So every notification quotes the anti-phishing phrase the victim chose when filing,
+//! carries no link but the configured official base URL, asks for nothing, and says so. Sending
+//! is driven by the report's own public timeline (see `migrations/*/0008_followup.sql`): a crash
+//! after a commit loses no message, and a message the SMTP server accepted is not sent again.
+//!
+//! Also here: progress estimates learned from recent handling times, satisfaction ratings, and
+//! "forget me".
+
+pub mod cipher;
+pub mod mail;
+
+use crate::storage::{HandlingSample, StorageError, Store};
+use crate::types::{now, UnixTime};
+
+pub use cipher::ContactCipher;
+
+/// Why a follow-up action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowupError {
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The report is not resolved (or dismissed) yet: nothing to rate.
+    #[error("you can rate the handling once the report is closed")]
+    NotClosed,
+    #[error("this report was already rated")]
+    AlreadyRated,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// How far back the estimate looks.
+const ESTIMATE_WINDOW_SECS: i64 = 30 * 24 * 3600;
+/// Fewer samples than this and the estimate falls back to the SLA.
+const MIN_SAMPLES: usize = 3;
+
+/// The expected time of a report's next step: the median time reports of the same priority
+/// recently spent at the same step, counted from when this report reached it. `fallback` (the
+/// promised first response, say) is used while there is too little history.
+pub fn estimate_next_step(
+    samples: &[HandlingSample],
+    priority: &str,
+    step: &str,
+    step_started_at: UnixTime,
+    fallback: Option<UnixTime>,
+) -> Option<UnixTime> {
+    let mut durations: Vec<i64> = samples
+        .iter()
+        .filter(|s| s.priority == priority && s.kind == step)
+        .map(|s| (s.ended_at - s.started_at).max(0))
+        .collect();
+    if durations.len() < MIN_SAMPLES {
+        return fallback;
+    }
+    durations.sort_unstable();
+    let mid = durations.len() / 2;
+    let median = if durations.len() % 2 == 0 {
+        (durations[mid - 1] + durations[mid]) / 2
+    } else {
+        durations[mid]
+    };
+    Some(step_started_at + median)
+}
+
+/// Recent handling history for [`estimate_next_step`].
+pub async fn recent_samples(store: &dyn Store) -> Result<Vec<HandlingSample>, StorageError> {
+    store.handling_samples(now() - ESTIMATE_WINDOW_SECS).await
+}
+
+/// Statuses after which there is nothing left to do (and the victim may rate the handling).
+pub fn is_closed(status: &str) -> bool {
+    matches!(status, "resolved" | "dismissed" | "duplicate")
+}
+
+/// Stores the victim's rating (1–5) and optional comment, once, after the report is closed.
+pub async fn rate(
+    store: &dyn Store,
+    report_id: &str,
+    status: &str,
+    rating: i64,
+    comment: Option<&str>,
+) -> Result<(), FollowupError> {
+    if !(1..=5).contains(&rating) {
+        return Err(FollowupError::Invalid("rating must be 1 to 5"));
+    }
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if let Some(c) = comment {
+        if c.chars().count() > 2000 {
+            return Err(FollowupError::Invalid(
+                "the comment is limited to 2000 characters",
+            ));
+        }
+        if c.chars()
+            .any(|ch| ch.is_control() && ch != '\n' && ch != '\r')
+        {
+            return Err(FollowupError::Invalid(
+                "the comment contains control characters",
+            ));
+        }
+    }
+    if !is_closed(status) {
+        return Err(FollowupError::NotClosed);
+    }
+    match store.insert_rating(report_id, rating, comment, now()).await {
+        Ok(()) => Ok(()),
+        Err(StorageError::Conflict { .. }) => Err(FollowupError::AlreadyRated),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(priority: &str, kind: &str, dur: i64) -> HandlingSample {
+        HandlingSample {
+            priority: priority.into(),
+            kind: kind.into(),
+            started_at: 1000,
+            ended_at: 1000 + dur,
+        }
+    }
+
+    #[test]
+    fn the_estimate_is_the_median_for_the_same_priority_and_step_or_the_fallback() {
+        let h = vec![
+            s("P2", "received", 600),
+            s("P2", "received", 1200),
+            s("P2", "received", 60_000),
+            s("P1", "received", 5),
+            s("P2", "triaged", 9),
+        ];
+        assert_eq!(
+            estimate_next_step(&h, "P2", "received", 10_000, Some(1)),
+            Some(11_200)
+        );
+        // Too little history for P1 or for this step: the promise stands.
+        assert_eq!(
+            estimate_next_step(&h, "P1", "received", 0, Some(7)),
+            Some(7)
+        );
+        assert_eq!(estimate_next_step(&h, "P2", "triaged", 0, None), None);
+        let mut more = h.clone();
+        more.push(s("P2", "received", 100));
+        assert_eq!(
+            estimate_next_step(&more, "P2", "received", 0, None),
+            Some(900),
+            "even count: mean of the middle two"
+        );
+    }
+}
