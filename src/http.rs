@@ -175,7 +175,8 @@ pub fn router(state: AppState) -> Router {
             "/console/reports/{id}/attachments/{index}",
             get(pages::console_staff::attachment),
         )
-        .route("/console/audit", get(pages::console_staff::audit));
+        .route("/console/audit", get(pages::console_staff::audit))
+        .route("/console/ratings", get(pages::console_staff::ratings));
 
     let ops = Router::new()
         .route("/healthz", get(ops::healthz))

@@ -344,3 +344,54 @@ async fn the_security_console_claims_previews_evidence_moves_and_resolves() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn security_staff_see_victims_ratings_per_category_and_month_agents_do_not() {
+    let app = spawn_app().await;
+    let sec = app.create_staff("Sec", Role::Security).await;
+    let agent = app.create_staff("Agent", Role::Agent).await;
+    let filed = json(
+        app.submit_report(
+            &json!({"category": "phishing_link", "description": "fake site"}),
+            &[],
+            None,
+        )
+        .await,
+    )
+    .await;
+    let (id, receipt) = (
+        filed["id"].as_str().unwrap(),
+        filed["receipt"].as_str().unwrap(),
+    );
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/reports/{id}/transition")))
+        .bearer_auth(&sec.key)
+        .json(&json!({"to": "dismissed", "reason": "no loss"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/reports/{id}/rating")))
+        .bearer_auth(receipt)
+        .json(&json!({"rating": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let c = browser();
+    sign_in(&c, &app, &sec.key).await;
+    let (status, html) = page(&c, &app, "/console/ratings").await;
+    assert_eq!(status, 200);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(
+        html.contains(&month) && html.contains("phishing_link") && html.contains("3.00 / 5"),
+        "{html}"
+    );
+    let a = browser();
+    sign_in(&a, &app, &agent.key).await;
+    assert_eq!(page(&a, &app, "/console/ratings").await.0, 403);
+}

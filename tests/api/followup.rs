@@ -470,3 +470,57 @@ async fn a_kill_between_commit_and_send_still_sends_exactly_once_after_restart()
         "the failed first attempt was logged"
     );
 }
+
+#[tokio::test]
+async fn the_report_form_offers_notifications_and_its_opt_in_is_honoured() {
+    let sink = Sink::start_on(free_port(), &[]);
+    let app = app_with_mail(&sink, 0).await;
+    let html = app.get("/report?lang=zh-CN").await.text().await.unwrap();
+    assert!(
+        html.contains("id=\"notify_email\"") && html.contains("防钓鱼短语"),
+        "{html}"
+    );
+    let without = crate::helpers::spawn_app().await;
+    let html = without.get("/report").await.text().await.unwrap();
+    assert!(!html.contains("notify_email"), "not offered without SMTP");
+
+    let form = reqwest::multipart::Form::new()
+        .text("category", "impersonation")
+        .text("description", "假客服让我转账")
+        .text("notify_email", EMAIL)
+        .text("anti_phishing_phrase", PHRASE)
+        .text("idem", "0123456789abcdef0123456789abcdef");
+    let r = app
+        .client
+        .post(app.url("/report?lang=zh-CN"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let page = r.text().await.unwrap();
+    let at = page.find("id=\"report-id\">").unwrap() + 15;
+    let id = &page[at..at + 12];
+    let m = sink.wait_for(1).await;
+    assert_genuine(&m[0].1, id);
+    assert!(
+        m[0].1.contains("举报已收到"),
+        "in the form's language: {}",
+        m[0].1
+    );
+
+    // An address without a phrase comes back as a form error, nothing filed.
+    let form = reqwest::multipart::Form::new()
+        .text("category", "impersonation")
+        .text("description", "x")
+        .text("notify_email", EMAIL);
+    let r = app
+        .client
+        .post(app.url("/report"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("anti-phishing phrase"));
+}

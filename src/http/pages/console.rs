@@ -108,6 +108,8 @@ pub struct Chrome {
     pub user: String,
     pub sign_out: &'static str,
     pub is_admin: bool,
+    /// Security staff and admins see the victims' ratings.
+    pub sees_ratings: bool,
 }
 
 impl Chrome {
@@ -121,6 +123,7 @@ impl Chrome {
             user: format!("{} ({})", u.staff.name, u.staff.role.as_str()),
             sign_out: if zh { "退出" } else { "Sign out" },
             is_admin: u.staff.role == Role::Admin,
+            sees_ratings: matches!(u.staff.role, Role::Admin | Role::Security),
         }
     }
 }

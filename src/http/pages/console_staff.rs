@@ -532,3 +532,47 @@ pub async fn audit(
     })
     .into_response())
 }
+
+#[derive(Template)]
+#[template(path = "console_ratings.html")]
+pub struct RatingsPage {
+    pub c: Chrome,
+    pub rows: Vec<crate::storage::RatingSummary>,
+    pub headers: [&'static str; 4],
+    pub empty: &'static str,
+}
+
+/// `GET /console/ratings` (security, admin): victims' ratings per category and month.
+pub async fn ratings(
+    State(s): State<AppState>,
+    PreferredLocale(l): PreferredLocale,
+    user: ConsoleUser,
+) -> Result<Response, ApiError> {
+    user.require(&[Role::Security, Role::Admin])?;
+    let zh = l == Locale::ZhCn;
+    let mut rows = s.store.rating_summary().await?;
+    rows.reverse();
+    Ok(HtmlPage(RatingsPage {
+        c: Chrome::new(
+            &user,
+            l,
+            if zh {
+                "受害者评分"
+            } else {
+                "Victims' ratings"
+            },
+        ),
+        rows,
+        headers: if zh {
+            ["月份", "类别", "数量", "平均分"]
+        } else {
+            ["Month", "Category", "Ratings", "Average"]
+        },
+        empty: if zh {
+            "还没有评分。"
+        } else {
+            "No ratings yet."
+        },
+    })
+    .into_response())
+}
