@@ -91,6 +91,16 @@ impl App {
                 .await
                 .context("loading contact policies")?,
         );
+        // A mail setting that cannot work must stop the start: otherwise victims would be told
+        // that notifications are on while none is ever sent.
+        if let Some(url) = &config.smtp_url {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url.0)
+                .map_err(|e| anyhow::anyhow!("TRUSTDESK_SMTP_URL is not usable: {e}"))?;
+            config
+                .mail_from
+                .parse::<lettre::message::Mailbox>()
+                .map_err(|e| anyhow::anyhow!("TRUSTDESK_MAIL_FROM is not a mailbox: {e}"))?;
+        }
         let contact_cipher = Arc::new(
             crate::followup::ContactCipher::load_or_create(&config.keys_dir)
                 .context("loading keys/contact.key")?,

@@ -222,7 +222,7 @@ pub struct Config {
     pub webhook_url: Option<String>,
 
     /// SMTP server for victims' opt-in notifications: `smtp://host:port` (plain, loopback relays),
-    /// `smtp://host?tls=starttls` or `smtps://host` (TLS), with `user:password@` if the relay
+    /// `smtp://host?tls=required` (STARTTLS) or `smtps://host` (TLS), with `user:password@` if the relay
     /// needs it. Unset: the report form and API do not offer notifications.
     #[arg(long, global = true, env = "TRUSTDESK_SMTP_URL")]
     pub smtp_url: Option<SmtpUrl>,

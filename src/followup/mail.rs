@@ -11,7 +11,8 @@ use super::cipher::ContactCipher;
 use crate::storage::{FollowupRecord, ReportEventRecord, Store};
 use crate::types::{now, rfc3339, Locale};
 
-#[derive(Clone, Debug)]
+/// Not `Debug`: the SMTP URL may hold a password.
+#[derive(Clone)]
 pub struct MailSettings {
     /// `smtp://…` or `smtps://…` (lettre's URL form).
     pub smtp_url: String,
@@ -168,15 +169,32 @@ pub fn compose(
     }
 }
 
+/// `example.com`, `acme-refund.io/claim`: something a mail client would turn into a link.
+pub fn looks_like_domain(word: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(r"(?i)[a-z0-9-]+\.[a-z][a-z0-9-]*[a-z]").expect("static regex")
+    })
+    .find_iter(word)
+    .any(|m| {
+        // A TLD-like tail of 2+ letters after the last dot.
+        let tail = m.as_str().rsplit('.').next().unwrap_or("");
+        tail.len() >= 2 && tail.chars().all(|c| c.is_ascii_alphabetic())
+    })
+}
+
 /// Staff notes end up in timeline texts; a notification must still carry no link but ours, so
-/// any other URL is replaced.
+/// anything a mail client could make clickable (URLs, `www.`, bare domains) is replaced, unless it
+/// is exactly our base URL or a path under it.
 fn defang(text: &str, base_url: &str, zh: bool) -> String {
+    let ours = |w: &str| w == base_url || w.starts_with(&format!("{base_url}/"));
     text.split_inclusive(char::is_whitespace)
         .map(|w| {
-            let bare = w.trim();
+            let bare = w.trim().trim_end_matches(['.', ',', ';', ')', '。', '，']);
             let lower = bare.to_ascii_lowercase();
-            let linky = lower.contains("://") || lower.starts_with("www.");
-            if linky && !bare.starts_with(base_url) {
+            let linky =
+                lower.contains("://") || lower.contains("www.") || looks_like_domain(&lower);
+            if linky && !ours(bare) {
                 let gap = &w[w.trim_end().len()..];
                 format!(
                     "{}{gap}",
@@ -191,6 +209,16 @@ fn defang(text: &str, base_url: &str, zh: bool) -> String {
             }
         })
         .collect()
+}
+
+/// What is kept of a failure: the SMTP reply code, never its text (which often quotes the
+/// recipient's address).
+fn failure_class(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("SMTP {code}"),
+        None if e.is_timeout() => "SMTP timeout".into(),
+        None => "SMTP connection or protocol error".into(),
+    }
 }
 
 fn backoff(base_secs: i64, attempts_so_far: i64) -> i64 {
@@ -215,10 +243,10 @@ pub async fn run(settings: MailSettings, store: Arc<dyn Store>, cipher: Arc<Cont
     };
     loop {
         let mut busy = false;
-        // A lease (120 s) outlives one SMTP exchange (20 s timeout), so no other instance can
-        // take the row over mid-send.
+        // One row per lease, and a lease (120 s) outlives one SMTP exchange, so no other
+        // instance can take the row over mid-send.
         match store
-            .lease_followups(now(), 120, settings.warn_secs, 8)
+            .lease_followups(now(), 120, settings.warn_secs, 1)
             .await
         {
             Ok(batch) => {
@@ -293,6 +321,16 @@ async fn send_next(
                 Ok(None) => return,
                 Err(e) => return fail(e.to_string()).await,
             };
+            // Re-checked here: someone may have answered since the row was selected.
+            if report.status != "received" || f.sla_warned_at.is_some() {
+                let seq = events
+                    .last()
+                    .map_or(f.notified_seq, |e| e.seq.max(f.notified_seq));
+                let _ = store
+                    .followup_progress(&f.report_id, lease, seq, Some(now()), None)
+                    .await;
+                return;
+            }
             let estimate = super::estimate_next_step(
                 &samples,
                 &report.priority,
@@ -332,9 +370,15 @@ async fn send_next(
         .body(email_msg.body);
     let message = match message {
         Ok(m) => m,
-        Err(e) => return fail(e.to_string()).await,
+        Err(_) => return fail("message could not be built".into()).await,
     };
     drop(email);
+    // "Forget me" may have happened since the lease: look once more right before sending.
+    match store.followup_for_report(&f.report_id).await {
+        Ok(Some(now_row)) if now_row.email_enc.is_some() && now_row.locked_until == Some(lease) => {
+        }
+        _ => return,
+    }
     match transport.send(message).await {
         Ok(_) => {
             metrics::counter!("trustdesk_notifications_sent_total").increment(1);
@@ -352,7 +396,7 @@ async fn send_next(
         }
         Err(e) => {
             metrics::counter!("trustdesk_notification_failures_total").increment(1);
-            fail(format!("SMTP: {e}")).await
+            fail(failure_class(&e)).await
         }
     }
 }
@@ -367,7 +411,7 @@ mod tests {
             seq,
             at: 0,
             kind: kind.into(),
-            public_en: "We confirmed this as fraud. See https://evil.example".into(),
+            public_en: "We confirmed this as fraud. See https://evil.example, https://trust.acme.example.evil.io/x and acme-refund.io/claim".into(),
             public_zh: "我们已确认这是诈骗。见 www.evil.example".into(),
             internal_note: Some("internal: do not show".into()),
             actor_id: None,

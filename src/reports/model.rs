@@ -167,7 +167,7 @@ pub struct ClaimedEntityInput {
 }
 
 /// The JSON part `report` of `POST /v1/reports`.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportInput {
     #[schema(value_type = String, example = "impersonation")]
@@ -265,7 +265,9 @@ fn parse_notify(
         && email.matches('@').count() == 1
         && email
             .chars()
-            .all(|c| c.is_ascii_graphic() && !"<>()[],;:\\\"".contains(c));
+            .all(|c| c.is_ascii_graphic() && !"<>()[],;:\\\"".contains(c))
+        // What the mailer will accept later, so a subscription cannot fail for good at send time.
+        && email.parse::<lettre::Address>().is_ok();
     if !ok_email {
         return Err(invalid(
             "invalid_notify_email",
@@ -285,10 +287,16 @@ fn parse_notify(
             "the anti-phishing phrase must be 4–64 characters on one line",
         ));
     }
-    if phrase.eq_ignore_ascii_case(email) || phrase.contains("://") {
+    let lower = phrase.to_ascii_lowercase();
+    let looks_like_link = lower.contains("://")
+        || lower.contains("www.")
+        || crate::followup::mail::looks_like_domain(&lower);
+    let digits = phrase.chars().filter(char::is_ascii_digit).count();
+    // A phrase is printed first in official mail: it must not be usable as a contact point.
+    if phrase.eq_ignore_ascii_case(email) || looks_like_link || phrase.contains('@') || digits > 6 {
         return Err(invalid(
             "invalid_anti_phishing_phrase",
-            "choose a phrase that is neither your address nor a link",
+            "choose a phrase that is not an address, a link, a domain or a phone number",
         ));
     }
     Ok(Some(NotifyOptIn {

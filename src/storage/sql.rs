@@ -1413,7 +1413,8 @@ macro_rules! impl_store {
                  AND (EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = f.report_id \
                               AND e.seq > f.notified_seq AND e.public_en <> '') \
                       OR (f.sla_warned_at IS NULL AND r.status = 'received' \
-                          AND r.first_response_by <= $1 + $2)) \
+                          AND r.first_response_by <= $1 + $2 \
+                          AND 2 * $1 >= r.created_at + r.first_response_by)) \
                  ORDER BY f.next_attempt_at LIMIT $3",
             )
             .bind(now)
@@ -1502,15 +1503,15 @@ macro_rules! impl_store {
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "UPDATE report_followup SET email_enc = NULL, phrase_enc = NULL, \
-                 forgotten_at = $1, locked_until = NULL WHERE report_id = $2",
+                 last_error = NULL, forgotten_at = $1, locked_until = NULL WHERE report_id = $2",
             )
             .bind(at)
             .bind(report_id)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE reports SET reporter_contact = NULL, contact_opt_in = $1, \
-                 law_enforcement_opt_in = $1, updated_at = $2 WHERE id = $3",
+                "UPDATE reports SET reporter_contact = NULL, reporter_key = NULL, \
+                 contact_opt_in = $1, law_enforcement_opt_in = $1, updated_at = $2 WHERE id = $3",
             )
             .bind(0_i64)
             .bind(at)

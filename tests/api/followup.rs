@@ -355,9 +355,18 @@ async fn forget_me_stops_notifications_and_deletes_every_contact_detail() {
 #[tokio::test]
 async fn a_late_first_response_sends_one_still_working_notice() {
     let sink = Sink::start_on(free_port(), &[]);
-    // Every deadline is "near" with a warning window this wide.
-    let app = app_with_mail(&sink, 10_000_000).await;
+    let url = sink.url();
+    // Deadlines of 4 s and a 1 h window: the notice is due once half the promise has passed.
+    let app = spawn_app_with(move |c| {
+        c.smtp_url = Some(trustdesk::config::SmtpUrl(url));
+        c.public_base_url = BASE.into();
+        c.sla_warning_secs = 3600;
+        (c.sla_p1_secs, c.sla_p2_secs, c.sla_p3_secs) = (4, 4, 4);
+    })
+    .await;
     let (id, _) = file_with_notify(&app, json!({})).await;
+    let m = sink.wait_for(1).await;
+    assert!(!m[0].1.contains("still working"), "not at once: {}", m[0].1);
     let m = sink.wait_for(2).await;
     assert_genuine(&m[1].1, &id);
     assert!(m[1].1.contains("still working"), "{}", m[1].1);
@@ -394,6 +403,18 @@ async fn notifications_need_a_phrase_and_a_configured_server() {
             "invalid_anti_phishing_phrase",
         ),
         (json!({"anti_phishing_phrase": PHRASE}), "invalid_notify"),
+        (
+            json!({"notify_email": EMAIL, "anti_phishing_phrase": "acme-refund.io"}),
+            "invalid_anti_phishing_phrase",
+        ),
+        (
+            json!({"notify_email": EMAIL, "anti_phishing_phrase": "call +1 555 0100 99"}),
+            "invalid_anti_phishing_phrase",
+        ),
+        (
+            json!({"notify_email": "john..doe@example.com", "anti_phishing_phrase": PHRASE}),
+            "invalid_notify_email",
+        ),
     ] {
         let mut r = body.clone();
         r["category"] = json!("other");
