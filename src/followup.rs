@@ -27,8 +27,54 @@ pub enum FollowupError {
     NotClosed,
     #[error("this report was already rated")]
     AlreadyRated,
+    /// Wrong or used confirmation code (a guess: counted towards the lockout).
+    #[error("that confirmation code is not right")]
+    WrongCode,
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A fresh address-confirmation code, `XXXX-XXXX` in Crockford base32 (40 bits): mailed to the
+/// address, typed on the status page by whoever also holds the receipt.
+pub fn new_confirmation_code() -> String {
+    use rand::Rng;
+    let alphabet = crate::tokens::input::CODE_ALPHABET;
+    let mut rng = rand::rngs::OsRng;
+    let mut sym = || alphabet[rng.gen_range(0..alphabet.len())] as char;
+    let a: String = (0..4).map(|_| sym()).collect();
+    let b: String = (0..4).map(|_| sym()).collect();
+    format!("{a}-{b}")
+}
+
+/// SHA-256 of a code as typed: case, spaces and hyphens do not matter; O reads as 0, I and L as 1.
+pub fn confirmation_hash(code: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let norm: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    let d = Sha256::digest(format!("trustdesk-confirm:{norm}").as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Turns notifications on: the code from the e-mail, entered by the receipt holder.
+pub async fn confirm(store: &dyn Store, report_id: &str, code: &str) -> Result<(), FollowupError> {
+    if code.len() > 32 {
+        return Err(FollowupError::WrongCode);
+    }
+    if store
+        .confirm_followup(report_id, &confirmation_hash(code), now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(FollowupError::WrongCode)
+    }
 }
 
 /// How far back the estimate looks.
@@ -121,6 +167,19 @@ mod tests {
             started_at: 1000,
             ended_at: 1000 + dur,
         }
+    }
+
+    #[test]
+    fn confirmation_codes_survive_how_people_type_them() {
+        let code = new_confirmation_code();
+        assert_eq!(code.len(), 9);
+        let typed = code.to_lowercase().replace('-', " ");
+        assert_eq!(confirmation_hash(&code), confirmation_hash(&typed));
+        assert_eq!(
+            confirmation_hash("0I1L-ABCD"),
+            confirmation_hash("oil1abcd")
+        );
+        assert_ne!(confirmation_hash(&code), confirmation_hash("AAAA-AAAA"));
     }
 
     #[test]

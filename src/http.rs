@@ -73,6 +73,10 @@ pub fn router(state: AppState) -> Router {
             delete(api::reports::forget_contact),
         )
         .route("/v1/reports/{id}/rating", post(api::reports::rate))
+        .route(
+            "/v1/reports/{id}/contact/confirm",
+            post(api::reports::confirm_contact),
+        )
         .route("/v1/ratings", get(api::reports::ratings))
         .route(
             "/v1/reports/{id}/transition",
@@ -145,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/r/{id}/forget", post(pages::report_forget))
         .route("/r/{id}/rate", post(pages::report_rate))
+        .route("/r/{id}/confirm", post(pages::report_confirm))
         .route("/assets/style.css", get(pages::stylesheet))
         .route("/assets/console.js", get(pages::console::script))
         .route(

@@ -129,6 +129,9 @@ pub struct Submission {
 pub struct SealedContact {
     pub email_enc: String,
     pub phrase_enc: String,
+    /// The address confirmation code, sealed for the sender, and its SHA-256.
+    pub confirm_enc: String,
+    pub confirm_hash: String,
 }
 
 /// Decides, from the stored report, whether it enters the escalation queue at intake.
@@ -254,6 +257,10 @@ pub async fn submit(
                 locked_until: None,
                 last_error: None,
                 forgotten_at: None,
+                confirm_enc: Some(c.confirm_enc.clone()),
+                confirm_hash: Some(c.confirm_hash.clone()),
+                confirm_sent_at: None,
+                confirmed_at: None,
             }),
             escalation: auto_escalate(&id, &report_rec),
             report: report_rec,
@@ -387,8 +394,10 @@ pub struct VictimView {
     /// When the next step is expected, learned from recent handling times (see
     /// `followup::estimate_next_step`); `None` once closed or when nothing can be promised.
     pub expected_next_step_by: Option<UnixTime>,
-    /// Whether e-mail notifications are on for this report.
+    /// Whether e-mail notifications are on for this report (address confirmed).
     pub notifications: bool,
+    /// An address was given but its confirmation code not entered yet.
+    pub notifications_pending: bool,
     /// The victim's rating, once given.
     pub rating: Option<i64>,
     pub locale: Locale,
@@ -445,10 +454,12 @@ pub async fn status_for_victim(
             .filter(|t| *t > at)
             .or(promise.filter(|t| *t > at))
     };
-    let notifications = store
+    let followup = store
         .followup_for_report(&r.id)
         .await?
-        .is_some_and(|f| f.email_enc.is_some());
+        .filter(|f| f.email_enc.is_some());
+    let notifications = followup.as_ref().is_some_and(|f| f.confirmed_at.is_some());
+    let notifications_pending = followup.as_ref().is_some_and(|f| f.confirmed_at.is_none());
     let rating = store.rating_for_report(&r.id).await?;
     Ok(VictimView {
         timeline: events
@@ -468,6 +479,7 @@ pub async fn status_for_victim(
         next_step: next_step(status, first_response_by, locale),
         expected_next_step_by,
         notifications,
+        notifications_pending,
         rating,
         id: r.id,
         status,

@@ -299,6 +299,21 @@ pub trait Store: Send + Sync + 'static {
         sla_warned_at: Option<i64>,
         retry: Option<(i64, &str)>,
     ) -> Result<bool, StorageError>;
+    /// Records that the confirmation code went out (and forgets its sealed copy), if `lease` is
+    /// still ours.
+    async fn followup_confirmation_sent(
+        &self,
+        report_id: &str,
+        lease: i64,
+        at: i64,
+    ) -> Result<bool, StorageError>;
+    /// Confirms the address if `code_hash` matches; false otherwise (or if already confirmed).
+    async fn confirm_followup(
+        &self,
+        report_id: &str,
+        code_hash: &str,
+        at: i64,
+    ) -> Result<bool, StorageError>;
     async fn followup_for_report(
         &self,
         report_id: &str,

@@ -2,7 +2,7 @@
 -- address never travels with the report, and deletable on its own ("forget me"). The address and
 -- the anti-phishing phrase are encrypted with the key in keys/contact.key.
 --
--- The report's public timeline (report_events) is the outbox: every public event with a seq above
+-- Once the address is confirmed, the report's public timeline (report_events) is the outbox: every public event with a seq above
 -- notified_seq is still owed to the victim. A sender leases the row (locked_until), sends the
 -- owed messages in order and moves notified_seq after each one the SMTP server accepted, so a crash
 -- after a commit loses no notification, and a message already accepted is not sent again.
@@ -18,7 +18,13 @@ CREATE TABLE report_followup (
     next_attempt_at  INTEGER NOT NULL,
     locked_until     INTEGER,
     last_error       TEXT,
-    forgotten_at     INTEGER
+    forgotten_at     INTEGER,
+    -- Double opt-in: nothing quoting the phrase is sent until someone holding both the receipt
+    -- and the mailbox enters the code mailed to the address (see docs/reports.md).
+    confirm_enc      TEXT,
+    confirm_hash     TEXT,
+    confirm_sent_at  INTEGER,
+    confirmed_at     INTEGER
 );
 
 CREATE INDEX report_followup_due ON report_followup (next_attempt_at);

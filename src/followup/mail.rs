@@ -221,6 +221,42 @@ fn failure_class(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
+/// The one message sent before the address is confirmed. It does **not** quote the phrase: whoever
+/// filed the report chose it, and until the mailbox owner proves they also hold the receipt, that
+/// may be someone else. It asks only that the code be typed on our own status page.
+pub fn compose_confirmation(locale: Locale, code: &str, report_id: &str, base_url: &str) -> Email {
+    let status_url = format!("{base_url}/r/{report_id}");
+    let (subject, body) = if locale == Locale::ZhCn {
+        (
+            format!("请确认您的邮箱：举报 {report_id}"),
+            format!(
+                "有人（希望是您本人）提交了举报 {report_id}，并希望通过这个邮箱接收进度通知。\n\n\
+                 如果是您本人：请打开 {status_url} ，输入您保存的回执，然后输入确认码：{code}\n\
+                 确认之后，我们的每一封邮件都会引用您设置的防钓鱼短语。\n\n\
+                 如果不是您：请忽略此邮件，我们不会再给您写信。\n\n\
+                 我们绝不会索要您的助记词、私钥、任何费用或远程控制权限，也不会发送 {base_url} 以外的链接。\n"
+            ),
+        )
+    } else {
+        (
+            format!("Confirm your address for report {report_id}"),
+            format!(
+                "Someone, hopefully you, filed report {report_id} and asked for progress e-mails at this address.\n\n\
+                 If it was you: open {status_url}, enter the receipt you saved, then this code: {code}\n\
+                 From then on every e-mail from us quotes the anti-phishing phrase you chose.\n\n\
+                 If it was not you: ignore this e-mail. We will not write to you again.\n\n\
+                 We will never ask for your seed phrase, private keys, a fee or remote access, and we \
+                 never send links other than {base_url}.\n"
+            ),
+        )
+    };
+    Email {
+        subject,
+        body,
+        message_id: format!("<{report_id}.confirm@trustdesk.invalid>"),
+    }
+}
+
 fn backoff(base_secs: i64, attempts_so_far: i64) -> i64 {
     (base_secs.max(1) * 2i64.pow(attempts_so_far.clamp(0, 12) as u32)).min(3600)
 }
@@ -294,6 +330,22 @@ async fn send_next(
         return fail("contact cannot be decrypted with keys/contact.key".into()).await;
     };
     let locale = Locale::parse_tag(&f.locale).unwrap_or_default();
+    if f.confirmed_at.is_none() {
+        let Some(code) = f.confirm_enc.as_deref().and_then(|c| cipher.open(c)) else {
+            return fail("confirmation code cannot be decrypted".into()).await;
+        };
+        let mail = compose_confirmation(locale, &code, &f.report_id, &settings.base_url);
+        match deliver(transport, from, store, f, lease, &email, mail).await {
+            Ok(true) => {
+                let _ = store
+                    .followup_confirmation_sent(&f.report_id, lease, now())
+                    .await;
+            }
+            Ok(false) => {}
+            Err(why) => fail(why).await,
+        }
+        return;
+    }
     let events = match store.report_events(&f.report_id).await {
         Ok(e) => e,
         Err(e) => return fail(e.to_string()).await,
@@ -357,46 +409,58 @@ async fn send_next(
             )
         }
     };
-    let to: lettre::message::Mailbox = match email.parse() {
-        Ok(m) => m,
-        Err(_) => return fail("stored address is not a mailbox".into()).await,
-    };
+    match deliver(transport, from, store, f, lease, &email, email_msg).await {
+        Ok(true) => match store
+            .followup_progress(&f.report_id, lease, seq, warned, None)
+            .await
+        {
+            Ok(true) => {}
+            // Accepted by SMTP but not recorded: at most this one message may go twice.
+            Ok(false) | Err(_) => tracing::warn!(
+                report.id = %f.report_id,
+                "Notification sent but its lease was lost before it was recorded"
+            ),
+        },
+        Ok(false) => {}
+        Err(why) => fail(why).await,
+    }
+}
+
+/// Builds and sends one message; `Ok(false)` when the subscription changed under us (forgotten,
+/// lease lost) and nothing was sent.
+async fn deliver(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    from: &lettre::message::Mailbox,
+    store: &dyn Store,
+    f: &FollowupRecord,
+    lease: i64,
+    email: &str,
+    mail: Email,
+) -> Result<bool, String> {
+    let to: lettre::message::Mailbox = email
+        .parse()
+        .map_err(|_| "stored address is not a mailbox".to_owned())?;
     let message = Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(email_msg.subject)
-        .message_id(Some(email_msg.message_id))
+        .subject(mail.subject)
+        .message_id(Some(mail.message_id))
         .header(ContentType::TEXT_PLAIN)
-        .body(email_msg.body);
-    let message = match message {
-        Ok(m) => m,
-        Err(_) => return fail("message could not be built".into()).await,
-    };
-    drop(email);
+        .body(mail.body)
+        .map_err(|_| "message could not be built".to_owned())?;
     // "Forget me" may have happened since the lease: look once more right before sending.
     match store.followup_for_report(&f.report_id).await {
-        Ok(Some(now_row)) if now_row.email_enc.is_some() && now_row.locked_until == Some(lease) => {
-        }
-        _ => return,
+        Ok(Some(row)) if row.email_enc.is_some() && row.locked_until == Some(lease) => {}
+        _ => return Ok(false),
     }
     match transport.send(message).await {
         Ok(_) => {
             metrics::counter!("trustdesk_notifications_sent_total").increment(1);
-            match store
-                .followup_progress(&f.report_id, lease, seq, warned, None)
-                .await
-            {
-                Ok(true) => {}
-                // Accepted by SMTP but not recorded: at most this one message may go twice.
-                Ok(false) | Err(_) => tracing::warn!(
-                    report.id = %f.report_id,
-                    "Notification sent but its lease was lost before it was recorded"
-                ),
-            }
+            Ok(true)
         }
         Err(e) => {
             metrics::counter!("trustdesk_notification_failures_total").increment(1);
-            fail(failure_class(&e)).await
+            Err(failure_class(&e))
         }
     }
 }
@@ -431,6 +495,9 @@ mod tests {
                 },
             ] {
                 let m = compose(locale, "blue heron 42", "TD-AAAA-BBBB", base, &trigger);
+                let c = compose_confirmation(locale, "K7QM-2XPD", "TD-AAAA-BBBB", base);
+                assert!(c.body.contains("K7QM-2XPD") && !c.body.contains("heron"));
+                assert_eq!(c.body.matches("://").count(), c.body.matches(base).count());
                 assert!(m.body.contains("blue heron 42"), "{}", m.body);
                 assert!(m.body.contains(&format!("{base}/r/TD-AAAA-BBBB")));
                 assert!(!m.body.contains("internal: do not show"));

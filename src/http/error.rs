@@ -296,6 +296,10 @@ impl From<crate::followup::FollowupError> for ApiError {
                 code: "report_not_closed",
                 detail,
             },
+            F::WrongCode => ApiError::BadRequest {
+                code: "wrong_confirmation_code",
+                detail,
+            },
             F::AlreadyRated => ApiError::Conflict {
                 code: "already_rated",
                 detail,

@@ -110,10 +110,15 @@ fn classify(method: &Method, route: &str, staff: bool) -> Option<(LimitedAction,
         ("POST", "/v1/reports" | "/report") => (LimitedAction::ReportSubmit, false),
         ("GET", "/v1/reports/{id}") if !staff => (LimitedAction::ReportRead, true),
         // Receipt checks: a wrong receipt counts towards the lockout.
-        (_, "/v1/reports/{id}/contact" | "/v1/reports/{id}/rating") => {
+        (
+            _,
+            "/v1/reports/{id}/contact"
+            | "/v1/reports/{id}/rating"
+            | "/v1/reports/{id}/contact/confirm",
+        ) => (LimitedAction::ReportRead, true),
+        (_, "/r/{id}" | "/r/{id}/forget" | "/r/{id}/rate" | "/r/{id}/confirm") => {
             (LimitedAction::ReportRead, true)
         }
-        (_, "/r/{id}" | "/r/{id}/forget" | "/r/{id}/rate") => (LimitedAction::ReportRead, true),
         // Publishing a policy checks the key; reading the list is public.
         ("POST", "/v1/policies") if staff => (LimitedAction::Staff, true),
         // The per-key staff budget only on routes that check the key: anywhere else a made-up

@@ -27,6 +27,7 @@ use super::{api, error, ops};
         api::reports::list,
         api::reports::download,
         api::reports::forget_contact,
+        api::reports::confirm_contact,
         api::reports::rate,
         api::reports::ratings,
         api::escalations::transition,

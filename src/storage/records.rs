@@ -163,6 +163,11 @@ pub struct FollowupRecord {
     pub locked_until: Option<i64>,
     pub last_error: Option<String>,
     pub forgotten_at: Option<i64>,
+    /// The confirmation code, sealed for the sender, and its SHA-256 for the check.
+    pub confirm_enc: Option<String>,
+    pub confirm_hash: Option<String>,
+    pub confirm_sent_at: Option<i64>,
+    pub confirmed_at: Option<i64>,
 }
 
 /// How long a report of some priority stayed at one step of its timeline before the next event

@@ -160,7 +160,8 @@ pub(crate) const STATUS_KINDS: &str = "'received', 'triaged', 'investigating', '
      'dismissed', 'duplicate', 'resolved'";
 
 pub(crate) const FOLLOWUP_COLS: &str = "report_id, email_enc, phrase_enc, locale, created_at, \
-     notified_seq, sla_warned_at, attempts, next_attempt_at, locked_until, last_error, forgotten_at";
+     notified_seq, sla_warned_at, attempts, next_attempt_at, locked_until, last_error, forgotten_at, \
+     confirm_enc, confirm_hash, confirm_sent_at, confirmed_at";
 
 /// After this many failed attempts in a row, a subscription is left alone (its `last_error`
 /// says why); a later success elsewhere does not revive it.
@@ -687,8 +688,9 @@ macro_rules! impl_store {
             if let Some(f) = &b.followup {
                 sqlx::query(
                     "INSERT INTO report_followup (report_id, email_enc, phrase_enc, locale, \
-                     created_at, notified_seq, sla_warned_at, attempts, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, $7)",
+                     created_at, notified_seq, sla_warned_at, attempts, next_attempt_at, \
+                     confirm_enc, confirm_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, $7, $8, $9)",
                 )
                 .bind(&f.report_id)
                 .bind(&f.email_enc)
@@ -697,6 +699,8 @@ macro_rules! impl_store {
                 .bind(f.created_at)
                 .bind(f.notified_seq)
                 .bind(f.next_attempt_at)
+                .bind(&f.confirm_enc)
+                .bind(&f.confirm_hash)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -1410,11 +1414,13 @@ macro_rules! impl_store {
                 "SELECT f.report_id FROM report_followup f JOIN reports r ON r.id = f.report_id \
                  WHERE f.email_enc IS NOT NULL AND f.next_attempt_at <= $1 AND f.attempts < $4 \
                  AND (f.locked_until IS NULL OR f.locked_until < $1) \
-                 AND (EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = f.report_id \
+                 AND ((f.confirmed_at IS NULL AND f.confirm_sent_at IS NULL) \
+                      OR (f.confirmed_at IS NOT NULL AND ( \
+                      EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = f.report_id \
                               AND e.seq > f.notified_seq AND e.public_en <> '') \
                       OR (f.sla_warned_at IS NULL AND r.status = 'received' \
                           AND r.first_response_by <= $1 + $2 \
-                          AND 2 * $1 >= r.created_at + r.first_response_by)) \
+                          AND 2 * $1 >= r.created_at + r.first_response_by)))) \
                  ORDER BY f.next_attempt_at LIMIT $3",
             )
             .bind(now)
@@ -1484,6 +1490,46 @@ macro_rules! impl_store {
         }
 
         #[tracing::instrument(skip_all)]
+        async fn followup_confirmation_sent(
+            &self,
+            report_id: &str,
+            lease: i64,
+            at: i64,
+        ) -> Result<bool, StorageError> {
+            // The sealed code is no longer needed once mailed: only its hash stays.
+            let r = sqlx::query(
+                "UPDATE report_followup SET confirm_sent_at = $1, confirm_enc = NULL, attempts = 0, \
+                 last_error = NULL, locked_until = NULL WHERE report_id = $2 AND locked_until = $3",
+            )
+            .bind(at)
+            .bind(report_id)
+            .bind(lease)
+            .execute(&self.pool)
+            .await?;
+            Ok(r.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all)]
+        async fn confirm_followup(
+            &self,
+            report_id: &str,
+            code_hash: &str,
+            at: i64,
+        ) -> Result<bool, StorageError> {
+            let r = sqlx::query(
+                "UPDATE report_followup SET confirmed_at = $1, confirm_hash = NULL, \
+                 next_attempt_at = $1 WHERE report_id = $2 AND confirm_hash = $3 \
+                 AND confirmed_at IS NULL AND email_enc IS NOT NULL",
+            )
+            .bind(at)
+            .bind(report_id)
+            .bind(code_hash)
+            .execute(&self.pool)
+            .await?;
+            Ok(r.rows_affected() == 1)
+        }
+
+        #[tracing::instrument(skip_all)]
         async fn followup_for_report(
             &self,
             report_id: &str,
@@ -1503,7 +1549,8 @@ macro_rules! impl_store {
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "UPDATE report_followup SET email_enc = NULL, phrase_enc = NULL, \
-                 last_error = NULL, forgotten_at = $1, locked_until = NULL WHERE report_id = $2",
+                 confirm_enc = NULL, confirm_hash = NULL, last_error = NULL, forgotten_at = $1, \
+                 locked_until = NULL WHERE report_id = $2",
             )
             .bind(at)
             .bind(report_id)

@@ -190,6 +190,52 @@ fn assert_genuine(msg: &str, id: &str) {
     );
 }
 
+/// The message sent before the address is confirmed: a code, no phrase, only our link.
+fn assert_confirmation(msg: &str, id: &str) -> String {
+    assert!(
+        !msg.contains(PHRASE),
+        "no phrase before confirmation: {msg}"
+    );
+    assert!(msg.contains(id), "{msg}");
+    let links = msg.matches("://").count();
+    assert!(
+        links >= 1 && links == msg.matches(BASE).count(),
+        "only our links: {msg}"
+    );
+    let re = regex::Regex::new(r"(?:code: |确认码：)([0-9A-Z]{4}-[0-9A-Z]{4})").unwrap();
+    re.captures(msg).expect("a confirmation code")[1].to_owned()
+}
+
+async fn confirm(app: &TestApp, id: &str, receipt: &str, code: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/reports/{id}/contact/confirm")))
+        .bearer_auth(receipt)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Files a report asking for notifications and confirms the address with the mailed code, as
+/// the victim would; `before` messages were in the sink already.
+async fn file_and_confirm(
+    app: &TestApp,
+    sink: &Sink,
+    extra: Value,
+    before: usize,
+) -> (String, String) {
+    let (id, receipt) = file_with_notify(app, extra).await;
+    let m = sink.wait_for(before + 1).await;
+    let code = assert_confirmation(&m[before].1, &id);
+    assert_eq!(
+        confirm(app, &id, &receipt, &code.to_lowercase())
+            .await
+            .status(),
+        204
+    );
+    (id, receipt)
+}
+
 async fn app_with_mail(sink: &Sink, warn_secs: u32) -> TestApp {
     let url = sink.url();
     spawn_app_with(move |c| {
@@ -234,14 +280,35 @@ async fn the_lifecycle_sends_one_genuine_message_per_public_update_and_never_lea
     let app = app_with_mail(&sink, 0).await;
     let sec = app.create_staff("Sec", Role::Security).await.key;
     let (id, receipt) = file_with_notify(&app, json!({"lang": "zh-CN"})).await;
-
+    // First only a confirmation code, without the phrase; nothing else until it is entered.
     let m = sink.wait_for(1).await;
     assert_eq!(m[0].0, EMAIL, "sent to the victim");
-    assert_genuine(&m[0].1, &id);
+    let code = assert_confirmation(&m[0].1, &id);
+    let v = json(app.report_status(&id, &receipt).await).await;
+    assert_eq!(
+        (
+            v["notifications"].clone(),
+            v["notifications_pending"].clone()
+        ),
+        (json!(false), json!(true))
+    );
+    let wrong = confirm(&app, &id, &receipt, "AAAA-AAAA").await;
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(json(wrong).await["code"], "wrong_confirmation_code");
+    assert_eq!(confirm(&app, &id, "tdr_wrong", &code).await.status(), 404);
+    assert_eq!(confirm(&app, &id, &receipt, &code).await.status(), 204);
+    assert_eq!(
+        confirm(&app, &id, &receipt, &code).await.status(),
+        400,
+        "used once"
+    );
+
+    let m = sink.wait_for(2).await;
+    assert_genuine(&m[1].1, &id);
     assert!(
-        m[0].1.contains("Acme Security") && m[0].1.contains("<security@acme.example>"),
+        m[1].1.contains("Acme Security") && m[1].1.contains("<security@acme.example>"),
         "from the configured sender: {}",
-        m[0].1
+        m[1].1
     );
 
     transition(&app, &sec, &id, "triaged", "").await;
@@ -255,15 +322,15 @@ async fn the_lifecycle_sends_one_genuine_message_per_public_update_and_never_lea
     )
     .await;
     transition(&app, &sec, &id, "resolved", "").await;
-    let m = sink.wait_for(4).await;
-    for (_, msg) in &m {
+    let m = sink.wait_for(5).await;
+    for (_, msg) in &m[1..] {
         assert_genuine(msg, &id);
         assert!(!msg.contains("evil.example"), "{msg}");
     }
     assert!(
-        m[3].1.contains("已处理完毕"),
+        m[4].1.contains("已处理完毕"),
         "the last one says resolved, in Chinese: {}",
-        m[3].1
+        m[4].1
     );
     // Stable Message-IDs: one per report and step.
     let ids: std::collections::HashSet<_> = m
@@ -274,9 +341,9 @@ async fn the_lifecycle_sends_one_genuine_message_per_public_update_and_never_lea
                 .map(str::to_owned)
         })
         .collect();
-    assert_eq!(ids.len(), 4);
+    assert_eq!(ids.len(), 5);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(sink.messages().len(), 4, "nothing sent twice");
+    assert_eq!(sink.messages().len(), 5, "nothing sent twice");
 
     // The address is nowhere staff or the public can read, nor in the database in clear.
     let staff_view = app
@@ -317,9 +384,14 @@ async fn forget_me_stops_notifications_and_deletes_every_contact_detail() {
     let sink = Sink::start_on(free_port(), &[]);
     let app = app_with_mail(&sink, 0).await;
     let sec = app.create_staff("Sec", Role::Security).await.key;
-    let (id, receipt) =
-        file_with_notify(&app, json!({"reporter_contact": "+86 138 0000 0000"})).await;
-    sink.wait_for(1).await;
+    let (id, receipt) = file_and_confirm(
+        &app,
+        &sink,
+        json!({"reporter_contact": "+86 138 0000 0000"}),
+        0,
+    )
+    .await;
+    sink.wait_for(2).await;
 
     let forget = |bearer: &str| {
         app.client
@@ -349,7 +421,7 @@ async fn forget_me_stops_notifications_and_deletes_every_contact_detail() {
 
     transition(&app, &sec, &id, "triaged", "").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(sink.messages().len(), 1, "no e-mail after opting out");
+    assert_eq!(sink.messages().len(), 2, "no e-mail after opting out");
 }
 
 #[tokio::test]
@@ -364,14 +436,18 @@ async fn a_late_first_response_sends_one_still_working_notice() {
         (c.sla_p1_secs, c.sla_p2_secs, c.sla_p3_secs) = (4, 4, 4);
     })
     .await;
-    let (id, _) = file_with_notify(&app, json!({})).await;
-    let m = sink.wait_for(1).await;
-    assert!(!m[0].1.contains("still working"), "not at once: {}", m[0].1);
+    let (id, _) = file_and_confirm(&app, &sink, json!({}), 0).await;
     let m = sink.wait_for(2).await;
-    assert_genuine(&m[1].1, &id);
-    assert!(m[1].1.contains("still working"), "{}", m[1].1);
+    assert!(
+        !m[1].1.contains("still working"),
+        "the receipt first: {}",
+        m[1].1
+    );
+    let m = sink.wait_for(3).await;
+    assert_genuine(&m[2].1, &id);
+    assert!(m[2].1.contains("still working"), "{}", m[2].1);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(sink.messages().len(), 2, "the notice goes once");
+    assert_eq!(sink.messages().len(), 3, "the notice goes once");
 }
 
 #[tokio::test]
@@ -380,7 +456,7 @@ async fn a_temporary_smtp_failure_is_retried_and_delivered_once() {
     let app = app_with_mail(&sink, 0).await;
     let (id, _) = file_with_notify(&app, json!({})).await;
     let m = sink.wait_for(1).await;
-    assert_genuine(&m[0].1, &id);
+    assert_confirmation(&m[0].1, &id);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1);
 }
@@ -472,7 +548,7 @@ async fn a_kill_between_commit_and_send_still_sends_exactly_once_after_restart()
     let sink = Sink::start_on(port, &[]);
     let mut second = start(dir.path(), &args);
     let m = sink.wait_for(1).await;
-    assert_genuine(&m[0].1, &id);
+    assert_confirmation(&m[0].1, &id);
     tokio::time::sleep(Duration::from_millis(500)).await;
     second.child.kill().unwrap();
     second.child.wait().unwrap();
@@ -523,9 +599,9 @@ async fn the_report_form_offers_notifications_and_its_opt_in_is_honoured() {
     let at = page.find("id=\"report-id\">").unwrap() + 15;
     let id = &page[at..at + 12];
     let m = sink.wait_for(1).await;
-    assert_genuine(&m[0].1, id);
+    assert_confirmation(&m[0].1, id);
     assert!(
-        m[0].1.contains("举报已收到"),
+        m[0].1.contains("希望是您本人"),
         "in the form's language: {}",
         m[0].1
     );
@@ -544,4 +620,56 @@ async fn the_report_form_offers_notifications_and_its_opt_in_is_honoured() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("anti-phishing phrase"));
+}
+
+/// Someone files a report naming another person's address with a phrase of their choosing: that
+/// person gets one code (no phrase) and nothing else, ever, unless the code is entered with the
+/// receipt. The victim who did file confirms on the status page.
+#[tokio::test]
+async fn an_unconfirmed_address_gets_only_the_code_and_the_status_page_confirms_it() {
+    let sink = Sink::start_on(free_port(), &[]);
+    let app = app_with_mail(&sink, 10_000_000).await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let (id, receipt) = file_with_notify(&app, json!({})).await;
+    let m = sink.wait_for(1).await;
+    let code = assert_confirmation(&m[0].1, &id);
+    transition(&app, &sec, &id, "triaged", "").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "nothing quoting the phrase before confirmation"
+    );
+
+    let page = |path: String, form: Vec<(&'static str, String)>| {
+        let c = app.client.clone();
+        let url = app.url(&path);
+        async move { c.post(url).form(&form).send().await.unwrap() }
+    };
+    let html = page(format!("/r/{id}"), vec![("receipt", receipt.clone())])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"confirm-form\""), "{html}");
+    let r = page(
+        format!("/r/{id}/confirm"),
+        vec![("receipt", receipt.clone()), ("code", "ZZZZ-ZZZZ".into())],
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("not right"));
+    let r = page(
+        format!("/r/{id}/confirm"),
+        vec![("receipt", receipt.clone()), ("code", code)],
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("E-mail notifications are on.") && !html.contains("confirm-form"),
+        "{html}"
+    );
+    // Now the owed steps follow, each quoting the phrase.
+    let m = sink.wait_for(3).await;
+    assert_genuine(&m[1].1, &id);
+    assert_genuine(&m[2].1, &id);
 }

@@ -174,10 +174,15 @@ pub(crate) async fn intake(
                 "e-mail notifications are not offered here; leave notify_email empty",
             ))
         }
-        Some(n) => Some(reports::SealedContact {
-            email_enc: s.contact_cipher.seal(&n.email),
-            phrase_enc: s.contact_cipher.seal(&n.phrase),
-        }),
+        Some(n) => {
+            let code = crate::followup::new_confirmation_code();
+            Some(reports::SealedContact {
+                email_enc: s.contact_cipher.seal(&n.email),
+                phrase_enc: s.contact_cipher.seal(&n.phrase),
+                confirm_enc: s.contact_cipher.seal(&code),
+                confirm_hash: crate::followup::confirmation_hash(&code),
+            })
+        }
         None => None,
     };
     let evidence = gather_evidence(s, &report).await?;
@@ -361,6 +366,9 @@ pub struct VictimStatus {
     pub expected_next_step_by: Option<String>,
     /// Whether e-mail notifications are on (`DELETE /v1/reports/{id}/contact` turns them off).
     pub notifications: bool,
+    /// An address was given; notifications start once the code mailed to it is entered
+    /// (`POST /v1/reports/{id}/contact/confirm`).
+    pub notifications_pending: bool,
     /// Whether the handling can be rated now (`POST /v1/reports/{id}/rating`).
     pub can_rate: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -389,6 +397,7 @@ pub fn victim_status(v: &reports::VictimView) -> VictimStatus {
         next_step: v.next_step.clone(),
         expected_next_step_by: v.expected_next_step_by.map(rfc3339),
         notifications: v.notifications,
+        notifications_pending: v.notifications_pending,
         can_rate: v.rating.is_none() && crate::followup::is_closed(v.status.as_str()),
         rating: v.rating,
         locale: v.locale,
@@ -452,6 +461,53 @@ pub(crate) async fn forget(s: &AppState, id: &str, receipt: &str) -> Result<(), 
     let r = reports::victim_report(s.store.as_ref(), id, receipt).await?;
     s.store.forget_contact(&r.id, now()).await?;
     tracing::info!(report.id = %r.id, "Victim deleted their contact details");
+    Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// The code from the confirmation e-mail, e.g. `K7QM-2XPD`.
+    #[schema(max_length = 32)]
+    pub code: String,
+}
+
+/// Turn notifications on: the receipt holder enters the code mailed to the address. Until then
+/// nothing that quotes the anti-phishing phrase is sent, so nobody can sign up someone else's
+/// address with a phrase of their choosing.
+#[utoipa::path(
+    post, path = "/v1/reports/{id}/contact/confirm", tag = "reports",
+    params(("id" = String, Path, example = "TD-7K3F-9Q2M")),
+    request_body = ConfirmRequest,
+    security(("receipt" = [])),
+    responses(
+        (status = 204, description = "Notifications are on"),
+        (status = 400, description = "Wrong or used code (counts towards the lockout)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report, or wrong receipt", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn confirm_contact(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    AppPath(id): AppPath<String>,
+    crate::http::extract::AppJson(req): crate::http::extract::AppJson<ConfirmRequest>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt_of(&headers)?;
+    Ok(match confirm(&s, &id, &receipt, &req.code).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => counted_guess(e),
+    })
+}
+
+pub(crate) async fn confirm(
+    s: &AppState,
+    id: &str,
+    receipt: &str,
+    code: &str,
+) -> Result<(), ApiError> {
+    let r = reports::victim_report(s.store.as_ref(), id, receipt).await?;
+    crate::followup::confirm(s.store.as_ref(), &r.id, code).await?;
     Ok(())
 }
 

@@ -240,6 +240,9 @@ pub struct StatusTexts {
     pub comment: &'static str,
     pub rate_submit: &'static str,
     pub rated: &'static str,
+    pub confirm_title: &'static str,
+    pub confirm_label: &'static str,
+    pub confirm_submit: &'static str,
 }
 
 fn status_texts(l: Locale) -> StatusTexts {
@@ -264,6 +267,9 @@ fn status_texts(l: Locale) -> StatusTexts {
             comment: "Comment (optional)",
             rate_submit: "Send rating",
             rated: "Your rating",
+            confirm_title: "Turn on e-mail notifications: enter the code we e-mailed you",
+            confirm_label: "Confirmation code (XXXX-XXXX)",
+            confirm_submit: "Confirm",
         },
         Locale::ZhCn => StatusTexts {
             lang_label: "语言",
@@ -285,6 +291,9 @@ fn status_texts(l: Locale) -> StatusTexts {
             comment: "意见（选填）",
             rate_submit: "提交评分",
             rated: "您的评分",
+            confirm_title: "开启邮件通知：请输入我们发到您邮箱的确认码",
+            confirm_label: "确认码（XXXX-XXXX）",
+            confirm_submit: "确认",
         },
     }
 }
@@ -401,6 +410,16 @@ pub struct FollowupForm {
     rating: Option<String>,
     #[serde(default)]
     comment: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Which victim action a status-page form asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Forget,
+    Rate,
+    Confirm,
 }
 
 /// `POST /r/{id}/forget` and `POST /r/{id}/rate`: the victim's actions from the status page,
@@ -410,7 +429,7 @@ async fn followup_action(
     locale: Locale,
     id: String,
     form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
-    forget: bool,
+    action: Action,
 ) -> Result<Response, ApiError> {
     let canonical = crate::reports::receipt::parse_report_id(&id)
         .unwrap_or_else(|| id.chars().take(20).collect());
@@ -418,8 +437,8 @@ async fn followup_action(
         return Ok(status_page(locale, canonical, None, true));
     };
     let zh = locale == Locale::ZhCn;
-    let done = if forget {
-        super::api::reports::forget(s, &id, &form.receipt)
+    let done = match action {
+        Action::Forget => super::api::reports::forget(s, &id, &form.receipt)
             .await
             .map(|()| {
                 if zh {
@@ -427,9 +446,8 @@ async fn followup_action(
                 } else {
                     "Your contact details were deleted. We will not e-mail you again."
                 }
-            })
-    } else {
-        super::api::reports::rate_report(
+            }),
+        Action::Rate => super::api::reports::rate_report(
             s,
             &id,
             &form.receipt,
@@ -446,7 +464,18 @@ async fn followup_action(
             } else {
                 "Thank you for your rating."
             }
-        })
+        }),
+        Action::Confirm => {
+            super::api::reports::confirm(s, &id, &form.receipt, form.code.as_deref().unwrap_or(""))
+                .await
+                .map(|()| {
+                    if zh {
+                        "邮件通知已开启。"
+                    } else {
+                        "E-mail notifications are on."
+                    }
+                })
+        }
     };
     let notice = match done {
         Ok(n) => n.to_owned(),
@@ -461,6 +490,26 @@ async fn followup_action(
             ) {
                 resp.extensions_mut().insert(super::limits::AuthFailed);
             }
+            return Ok(resp);
+        }
+        Err(
+            e @ ApiError::BadRequest {
+                code: "wrong_confirmation_code",
+                ..
+            },
+        ) => {
+            // A wrong code is a guess, like a wrong receipt.
+            let v = crate::reports::status_for_victim(s.store.as_ref(), &id, &form.receipt, locale)
+                .await?;
+            let mut resp = status_page_with(
+                locale,
+                canonical,
+                Some(super::api::reports::victim_status(&v)),
+                false,
+                Some(form.receipt),
+                Some(e.to_string()),
+            );
+            resp.extensions_mut().insert(super::limits::AuthFailed);
             return Ok(resp);
         }
         Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => e.to_string(),
@@ -483,7 +532,7 @@ pub async fn report_forget(
     AppPath(id): AppPath<String>,
     form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    followup_action(&s, locale, id, form, true).await
+    followup_action(&s, locale, id, form, Action::Forget).await
 }
 
 pub async fn report_rate(
@@ -492,5 +541,14 @@ pub async fn report_rate(
     AppPath(id): AppPath<String>,
     form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    followup_action(&s, locale, id, form, false).await
+    followup_action(&s, locale, id, form, Action::Rate).await
+}
+
+pub async fn report_confirm(
+    State(s): State<AppState>,
+    PreferredLocale(locale): PreferredLocale,
+    AppPath(id): AppPath<String>,
+    form: Result<axum::Form<FollowupForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    followup_action(&s, locale, id, form, Action::Confirm).await
 }
