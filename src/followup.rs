@@ -37,13 +37,7 @@ pub enum FollowupError {
 /// A fresh address-confirmation code, `XXXX-XXXX` in Crockford base32 (40 bits): mailed to the
 /// address, typed on the status page by whoever also holds the receipt.
 pub fn new_confirmation_code() -> String {
-    use rand::Rng;
-    let alphabet = crate::tokens::input::CODE_ALPHABET;
-    let mut rng = rand::rngs::OsRng;
-    let mut sym = || alphabet[rng.gen_range(0..alphabet.len())] as char;
-    let a: String = (0..4).map(|_| sym()).collect();
-    let b: String = (0..4).map(|_| sym()).collect();
-    format!("{a}-{b}")
+    crate::reports::receipt::random_pair()
 }
 
 /// SHA-256 of a code as typed: case, spaces and hyphens do not matter; O reads as 0, I and L as 1.

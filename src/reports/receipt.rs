@@ -11,11 +11,17 @@ const RECEIPT_PREFIX: &str = "tdr_";
 
 /// `TD-XXXX-XXXX` in Crockford base32 (40 bits): easy to read out, not secret.
 pub fn new_report_id() -> String {
+    format!("TD-{}", random_pair())
+}
+
+/// `XXXX-XXXX`: eight random Crockford symbols (40 bits), for report ids and e-mail
+/// confirmation codes.
+pub fn random_pair() -> String {
     let mut rng = rand::rngs::OsRng;
     let mut sym = || CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char;
     let a: String = (0..4).map(|_| sym()).collect();
     let b: String = (0..4).map(|_| sym()).collect();
-    format!("TD-{a}-{b}")
+    format!("{a}-{b}")
 }
 
 /// Accepts `TD-XXXX-XXXX` in any case; returns the canonical form.
