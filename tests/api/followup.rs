@@ -673,3 +673,26 @@ async fn an_unconfirmed_address_gets_only_the_code_and_the_status_page_confirms_
     assert_genuine(&m[1].1, &id);
     assert_genuine(&m[2].1, &id);
 }
+
+/// A mail setting that cannot work stops the start, instead of accepting opt-ins that are
+/// never sent.
+#[tokio::test]
+async fn unusable_mail_settings_refuse_to_start() {
+    for (url, from) in [
+        (
+            "smtp://127.0.0.1:2525?tls=starttls",
+            "Acme <security@acme.example>",
+        ),
+        ("smtp://127.0.0.1:2525", "not a mailbox"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = trustdesk::config::Config::for_dir(dir.path());
+        config.smtp_url = Some(trustdesk::config::SmtpUrl(url.into()));
+        config.mail_from = from.into();
+        let err = trustdesk::app::App::build(config)
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("TRUSTDESK_"), "{err}");
+    }
+}
