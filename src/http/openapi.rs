@@ -56,7 +56,7 @@ use super::{api, error, ops};
         ops::metrics,
     ),
     components(schemas(error::Problem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonProblems),
     tags(
         (name = "verify", description = "Is this contact genuine?"),
         (name = "channels", description = "Official-channel registry"),
@@ -96,6 +96,93 @@ impl Modify for BearerAuth {
             );
         }
     }
+}
+
+/// Documents, on every operation, the problem responses the shared layers can give, so a client
+/// (and schemathesis' status-code check) sees every status the service may really answer:
+/// rate limiting, load shedding, timeouts and database outages on every route; malformed bodies,
+/// size limits and media types on routes with a body; bad or missing credentials on secured
+/// routes; malformed identifiers on routes with path parameters. A handler's own, more specific
+/// description of the same status wins.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+                let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
+                let schemes: Vec<String> = op
+                    .security
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| serde_json::to_value(s).ok())
+                    .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+                    .flatten()
+                    .collect();
+                let mut add: Vec<(u16, &str)> = vec![
+                    (408, "The request took too long"),
+                    (
+                        429,
+                        "Over a rate limit; `Retry-After` says when to come back",
+                    ),
+                    (
+                        500,
+                        "Internal error (logged with its cause, answered opaquely)",
+                    ),
+                    (
+                        503,
+                        "Overloaded, or the database is unavailable; retry shortly",
+                    ),
+                ];
+                if op.request_body.is_some() {
+                    add.push((400, "Malformed or invalid request body"));
+                    add.push((413, "Request body over its limit"));
+                    add.push((415, "Unsupported content type"));
+                }
+                if has_path || has_query {
+                    add.push((400, "Malformed parameter"));
+                }
+                if has_path {
+                    add.push((404, "No such resource"));
+                }
+                if !schemes.is_empty() {
+                    add.push((401, "Missing or invalid credentials"));
+                }
+                if schemes.iter().any(|s| s == "api_key") {
+                    add.push((403, "The staff role may not do this"));
+                }
+                for (status, description) in add {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {

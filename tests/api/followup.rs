@@ -3,7 +3,7 @@
 //! phrase and linking only to the official base URL; "forget me"; the late-first-response notice;
 //! retries; and exactly-once delivery across a kill -9 between commit and send.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,36 +17,15 @@ const BASE: &str = "https://trust.acme.example";
 const PHRASE: &str = "blue heron 42";
 const EMAIL: &str = "victim.wang@example.net";
 
-/// A Python with aiosmtpd: `TRUSTDESK_TEST_PYTHON`, or a virtualenv made once under the target dir.
+/// A Python with aiosmtpd: `TRUSTDESK_TEST_SMTP_PYTHON`, or a virtualenv with a pinned version.
 fn python() -> &'static str {
     static PY: OnceLock<String> = OnceLock::new();
     PY.get_or_init(|| {
         if let Ok(p) = std::env::var("TRUSTDESK_TEST_SMTP_PYTHON") {
             return p;
         }
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smtp-venv");
-        let py = venv.join("bin/python");
-        if !venv.join(".ready").exists() {
-            let run = |cmd: &mut Command| {
-                let out = cmd.output().expect("run python3");
-                assert!(
-                    out.status.success(),
-                    "{cmd:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            };
-            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-            run(Command::new(&py).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "aiosmtpd==1.4.6",
-            ]));
-            std::fs::write(venv.join(".ready"), b"ok").unwrap();
-        }
-        py.display().to_string()
+        let bin = crate::helpers::python_venv("smtp-venv", &["aiosmtpd==1.4.6"]);
+        bin.join("python").display().to_string()
     })
 }
 

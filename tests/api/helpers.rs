@@ -470,3 +470,39 @@ pub fn seed_bundle(
         followup: None,
     }
 }
+
+/// A Python virtualenv with the given pinned PyPI packages, made once under the target directory
+/// (so plain `cargo test` works on a fresh machine) and reused by later runs. Returns the
+/// venv's `bin` directory. Tests in one process that ask for the same venv wait for each other.
+pub fn python_venv(name: &str, packages: &[&str]) -> std::path::PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let bin = venv.join("bin");
+    let ready = venv.join(".ready");
+    let want = packages.join(" ");
+    if std::fs::read_to_string(&ready).ok().as_deref() != Some(want.as_str()) {
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().expect("run python3");
+            assert!(
+                out.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(std::process::Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv));
+        run(std::process::Command::new(bin.join("python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(packages));
+        std::fs::write(&ready, &want).expect("mark venv");
+    }
+    bin
+}

@@ -607,41 +607,21 @@ async fn each_escalation_rule_fires_is_shown_and_recomputes_deadlines() {
     );
 }
 
-/// A Python with the OASIS STIX tooling: `TRUSTDESK_TEST_PYTHON`, or a virtualenv the test
-/// creates once under the target directory (pinned versions from PyPI), so that plain
-/// `cargo test` works on a fresh machine.
+/// A Python with the OASIS STIX tooling: `TRUSTDESK_TEST_PYTHON`, or a virtualenv with pinned
+/// versions from PyPI.
 fn python() -> String {
     if let Ok(p) = std::env::var("TRUSTDESK_TEST_PYTHON") {
         return p;
     }
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stix-venv");
-    let py = venv.join("bin/python");
-    let ready = venv.join(".ready");
-    if !ready.exists() {
-        let run = |cmd: &mut std::process::Command| {
-            let out = cmd.output().expect("run python3");
-            assert!(
-                out.status.success(),
-                "{cmd:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv));
-        run(std::process::Command::new(&py).args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
+    let bin = crate::helpers::python_venv(
+        "stix-venv",
+        &[
             "stix2==3.0.2",
             "stix2-patterns==2.1.2",
             "stix2-validator==3.3.2",
-        ]));
-        std::fs::write(&ready, b"ok").expect("mark venv");
-    }
-    py.display().to_string()
+        ],
+    );
+    bin.join("python").display().to_string()
 }
 
 #[tokio::test]

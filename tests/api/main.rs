@@ -22,5 +22,6 @@ mod process;
 mod progress;
 mod reports;
 mod restore;
+mod schema;
 mod sessions;
 mod verify;

@@ -767,6 +767,18 @@ fn claimed_view(r: &ReportRecord) -> Option<ClaimedEntityView> {
     })
 }
 
+/// What `GET /v1/reports/{id}` answers, depending on who asks (documentation only: the handler
+/// serialises one or the other).
+#[allow(dead_code)]
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ReportStatusAnswer {
+    /// For the receipt holder.
+    Victim(VictimStatus),
+    /// For security staff.
+    Staff(StaffReportDetail),
+}
+
 /// A report's status: victims authenticate with their receipt, security staff with their API
 /// key (and then see everything). A wrong receipt is a 404, exactly like a missing report.
 #[utoipa::path(
@@ -774,7 +786,7 @@ fn claimed_view(r: &ReportRecord) -> Option<ClaimedEntityView> {
     params(("id" = String, Path, example = "TD-7K3F-9Q2M")),
     security(("receipt" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "VictimStatus for a receipt; StaffReportDetail for security staff", body = VictimStatus),
+        (status = 200, description = "VictimStatus for a receipt; StaffReportDetail for security staff", body = ReportStatusAnswer),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such report, or wrong receipt", body = Problem, content_type = "application/problem+json"),

@@ -1,0 +1,80 @@
+//! schemathesis (from PyPI) against the served `/openapi.json`: property-based requests to every
+//! operation, as each staff role and as a receipt holder, checking that no answer is a 5xx, every
+//! status is documented, every answer matches its schema and every documented error is
+//! `application/problem+json`. A short run here; `scripts/fuzz/schemathesis.sh` runs it longer.
+
+use serde_json::json;
+use trustdesk::types::Role;
+
+use crate::helpers::{json, png, python_venv, spawn_app};
+
+/// Pinned so a new release cannot change what CI checks without a commit.
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// The checks run: server errors, documented statuses, content types, response schemas.
+pub const CHECKS: &str =
+    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
+    let app = spawn_app().await;
+    // Real data behind the list and detail endpoints, so their response schemas are exercised
+    // with items in them, not only empty lists.
+    let agent = app.agent_with_channel("Alice", "@acme_support").await;
+    app.new_session(&agent, "@acme_support").await;
+    let sec = app.create_staff("Sec", Role::Security).await;
+    let r = app
+        .submit_report(
+            &json!({"category": "impersonation", "description": "fake support asked for my seed",
+                "scam_channel": {"kind": "telegram", "handle": "@acme_helpdesk"}}),
+            &[("chat.png", png(2_000))],
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let receipt = json(r).await["receipt"].as_str().unwrap().to_owned();
+
+    let bin = python_venv("schemathesis-venv", &[SCHEMATHESIS]);
+    let work = tempfile::tempdir().unwrap();
+    let schema = app.url("/openapi.json");
+    for (who, key) in [
+        ("admin", app.admin_key.as_str()),
+        ("security", sec.key.as_str()),
+        ("agent", agent.key.as_str()),
+        ("receipt holder", receipt.as_str()),
+    ] {
+        let mut cmd = std::process::Command::new(bin.join("schemathesis"));
+        cmd.current_dir(work.path())
+            .env("NO_COLOR", "1")
+            .args(["run", &schema, "--checks", CHECKS])
+            .args(["--phases", "examples,coverage,fuzzing"])
+            .args([
+                "--max-time",
+                "8",
+                "--workers",
+                "2",
+                "--request-timeout",
+                "10",
+            ])
+            .args(["--header", &format!("Authorization: Bearer {key}")]);
+        // Off the runtime's thread: the server runs on this test's runtime and must keep answering.
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .expect("run schemathesis");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "schemathesis as {who} found failures:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // It must really have run: a summary line "N generated, N passed" with N in the hundreds.
+        let generated: u64 = stdout
+            .lines()
+            .find_map(|l| l.trim().split_once(" generated, "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or(0);
+        eprintln!("schemathesis as {who}: {generated} test cases");
+        assert!(generated >= 200, "too few test cases as {who}:\n{stdout}");
+    }
+}
