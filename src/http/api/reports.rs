@@ -769,7 +769,7 @@ fn claimed_view(r: &ReportRecord) -> Option<ClaimedEntityView> {
 
 /// What `GET /v1/reports/{id}` answers, depending on who asks (documentation only: the handler
 /// serialises one or the other).
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 #[derive(utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ReportStatusAnswer {
