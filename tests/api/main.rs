@@ -10,6 +10,7 @@ mod channels;
 mod console;
 mod crash;
 mod escalations;
+mod faults;
 mod followup;
 mod intel;
 mod keys;
