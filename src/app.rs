@@ -107,6 +107,9 @@ impl App {
         );
         let state = AppState::new(crate::http::state::Services {
             contact_cipher,
+            estimates: Arc::new(crate::followup::Estimates::new(
+                config.estimate_refresh_secs,
+            )),
             policies,
             verifier,
             limiter: Arc::new(crate::ratelimit::RateLimiter::new(specs)),

@@ -255,6 +255,17 @@ pub struct Config {
     )]
     pub mail_poll_ms: u64,
 
+    /// How long the handling history behind victims' "next step expected by" estimates is
+    /// reused before it is read again, in seconds. The read scans recent report events, so it
+    /// must not run on every status request; an estimate a minute old is as good.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTDESK_ESTIMATE_REFRESH_SECS",
+        default_value_t = 60
+    )]
+    pub estimate_refresh_secs: u32,
+
     /// Delivery attempts per webhook message before giving up.
     #[arg(
         long,
@@ -485,6 +496,8 @@ impl Config {
             mail_from: "Trustdesk <trustdesk@localhost>".into(),
             sla_warning_secs: 3600,
             mail_poll_ms: 100,
+            // Tests change the history and read estimates straight away.
+            estimate_refresh_secs: 0,
             webhook_max_attempts: 12,
             webhook_backoff_secs: 5,
             lease_secs: 300,

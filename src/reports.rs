@@ -427,6 +427,7 @@ pub async fn victim_report(
 /// The report for its receipt holder; a wrong receipt is indistinguishable from no report.
 pub async fn status_for_victim(
     store: &dyn Store,
+    estimates: &crate::followup::Estimates,
     id: &str,
     receipt: &str,
     locale: Locale,
@@ -441,7 +442,7 @@ pub async fn status_for_victim(
     let expected_next_step_by = if crate::followup::is_closed(status.as_str()) {
         None
     } else {
-        let samples = crate::followup::recent_samples(store).await?;
+        let samples = estimates.samples(store).await?;
         // The step is the last status change: a priority change in between is not a step.
         let (step, since) = events
             .iter()

@@ -22,6 +22,14 @@ init = function(args)
   i = offset or 0
 end
 
+-- RATE=n paces the run at about n requests/s in total (each connection waits CONNS*1000/RATE ms
+-- before each request): the "half of peak load" latency runs.
+local rate = tonumber(os.getenv("RATE") or "0")
+if rate > 0 then
+  local pause = math.max(1, math.floor(tonumber(os.getenv("CONNS")) * 1000 / rate))
+  delay = function() return pause end
+end
+
 request = function()
   i = i + 1
   return requests[(i % #requests) + 1]

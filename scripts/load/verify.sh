@@ -22,9 +22,9 @@ TOKENS=${TOKENS:-20000}        # distinct tokens issued through the API beforeha
 CACHE=${CACHE:-1000}           # signature cache entries: far below TOKENS, so distinct runs miss
 PORT=${PORT:-18480}
 
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+export SCRIPTS="$PWD/scripts/load"
+. "$SCRIPTS/lib.sh"
+ensure_tools
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
 
@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export SCRIPTS="$PWD/scripts/load" TOKENS_FILE="$work/tokens" TOKENS
+export TOKENS_FILE="$work/tokens" TOKENS
 export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/keys" \
   TRUSTDESK_ATTACHMENTS_DIR="$work/attachments" TRUSTDESK_BIND="127.0.0.1:$PORT" \
   TRUSTDESK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT" TRUSTDESK_RATE_LIMITS=off \
@@ -52,63 +52,26 @@ AGENT_ID=$($td staff list | awk -F'\t' '$3=="load-agent" || $2=="load-agent" {pr
 
 $td serve 2>"$work/server.log" &
 server=$!
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+wait_ready "$base"
 curl -sf -X POST "$base/v1/channels" -H "Authorization: Bearer $ADMIN" \
   -H 'content-type: application/json' \
   -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
 
-echo "Issuing $TOKENS sessions through POST /v1/sessions ..." >&2
-: >"$TOKENS_FILE"
-# wrk's thread:stop() ends the sending but not wrk itself: stop it once the file is full.
-wrk -t1 -c8 -d600s -s "$SCRIPTS/issue.lua" "$base" >/dev/null &
-issuer=$!
-while kill -0 "$issuer" 2>/dev/null && [ "$(wc -l <"$TOKENS_FILE")" -lt "$TOKENS" ]; do sleep 0.5; done
-kill "$issuer" 2>/dev/null || true
-wait "$issuer" 2>/dev/null || true
-echo "  $(wc -l <"$TOKENS_FILE") tokens" >&2
-
-ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
-trustdesk_pid=$server
-hz=$(getconf CLK_TCK)
+issue_tokens "$base"
 
 metric() {
   curl -s "$base/metrics" | awk -v m="$1" '$1 ~ m {s += $2} END {print s + 0}'
 }
 
-declare -A RPS P50 P99 CPU
-run() {
-  local name=$1 script=$2
-  shift 2
-  local t0 out
-  # Warm-up, then the measured run.
-  env "$@" wrk -t"$THREADS" -c"$CONNS" -d2s -s "$SCRIPTS/$script" "$target" >/dev/null
-  t0=$(ticks)
-  out=$(env "$@" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$SCRIPTS/$script" "$target")
-  local used=$(($(ticks) - t0))
-  local line
-  line=$(grep '^RESULT' <<<"$out")
-  local req dur p50 p99 err
-  req=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
-  dur=$(sed -E 's/.*duration_us=([0-9]+).*/\1/' <<<"$line")
-  p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
-  p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
-  err=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
-  if [ "$err" != 0 ]; then echo "$name: $err errors or non-2xx answers" >&2; exit 1; fi
-  RPS[$name]=$(awk -v r="$req" -v d="$dur" 'BEGIN {printf "%.0f", r / (d / 1e6)}')
-  P50[$name]=$(awk -v v="$p50" 'BEGIN {printf "%.2f", v / 1000}')
-  P99[$name]=$(awk -v v="$p99" 'BEGIN {printf "%.2f", v / 1000}')
-  CPU[$name]=$(awk -v u="$used" -v hz="$hz" -v r="$req" 'BEGIN {printf "%.1f", u / hz * 1e6 / r}')
-}
-
 target=$base
 hits0=$(metric 'trustdesk_verify_cache_total.*result="hit"')
 miss0=$(metric 'trustdesk_verify_cache_total.*result="miss"')
-run healthz healthz.lua
-run verify_distinct distinct.lua MODE=api
-run link_distinct distinct.lua MODE=link
+run_wrk healthz healthz.lua
+run_wrk verify_distinct distinct.lua MODE=api
+run_wrk link_distinct distinct.lua MODE=link
 hits1=$(metric 'trustdesk_verify_cache_total.*result="hit"')
 miss1=$(metric 'trustdesk_verify_cache_total.*result="miss"')
-run verify_repeated repeated.lua
+run_wrk verify_repeated repeated.lua
 
 # Every distinct-token answer must have been genuine, not an error page.
 curl -s "$base/metrics" | grep -E '^trustdesk_verdicts_total' >&2 || true
@@ -118,9 +81,9 @@ kill "$server"; wait "$server" 2>/dev/null || true
 scripts/load/floor/target/release/trustdesk-load-floor "127.0.0.1:$((PORT + 1))" &
 server=$!
 target="http://127.0.0.1:$((PORT + 1))"
-for _ in $(seq 100); do curl -sf "$target/healthz" >/dev/null && break; sleep 0.1; done
-run floor_healthz healthz.lua
-run floor_verify distinct.lua MODE=api
+wait_ready "$target"
+run_wrk floor_healthz healthz.lua
+run_wrk floor_verify distinct.lua MODE=api
 
 hit_rate=$(awk -v h=$((hits1 - hits0)) -v m=$((miss1 - miss0)) 'BEGIN {printf "%.1f", 100 * h / (h + m)}')
 cpus=$(nproc)
@@ -132,8 +95,7 @@ echo
 echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
 echo "|---|---:|---:|---:|---:|---:|"
 for s in healthz verify_distinct link_distinct verify_repeated floor_healthz floor_verify; do
-  ratio=$(awk -v a="${RPS[$s]}" -v b="${RPS[healthz]}" 'BEGIN {printf "%.2f", a / b}')
-  echo "| $s | ${RPS[$s]} | ${P50[$s]} | ${P99[$s]} | ${CPU[$s]} | $ratio |"
+  table_row "$s" healthz
 done
 echo
 awk -v v="${CPU[verify_distinct]}" -v f="${CPU[floor_verify]}" -v h="${CPU[healthz]}" -v fh="${CPU[floor_healthz]}" \

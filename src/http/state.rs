@@ -49,6 +49,8 @@ pub struct Services {
     pub policies: Arc<crate::channels::policy::PolicyBook>,
     /// Seals victims' notification addresses and phrases.
     pub contact_cipher: Arc<crate::followup::ContactCipher>,
+    /// Handling history behind victims' next-step estimates, refreshed periodically.
+    pub estimates: Arc<crate::followup::Estimates>,
 }
 
 impl Services {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use trustdesk::types::Role;
 
-use crate::helpers::{assert_problem, json, png, spawn_app_with};
+use crate::helpers::{assert_problem, json, png, spawn_app, spawn_app_with};
 
 /// A small tmpfs mounted for the duration of a test (unmounted on drop).
 struct Tmpfs(PathBuf);
@@ -332,4 +332,92 @@ async fn losing_the_database_gives_503s_keeps_verify_answering_and_recovers_with
         )
         .await;
     assert_eq!(r.status(), 200);
+}
+
+/// Clients that give up mid-request (timeouts, closed tabs, a load generator stopping) make the
+/// server drop the request's future wherever it is, including in the middle of opening a
+/// database transaction. Afterwards every write must still work: no connection may be left
+/// holding a transaction (on SQLite that would hold the write lock and fail every other writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_abandoning_writes_midway_leave_no_transaction_open() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    // A queue to claim from.
+    for n in 0..20 {
+        let r = app
+            .submit_report(
+                &json!({"category": "impersonation", "description": format!("queue {n}"),
+                    "presented": "v4.public.not-a-real-token"}),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let id = json(r).await["id"].as_str().unwrap().to_owned();
+        for to in ["triaged", "investigating", "confirmed_fraud"] {
+            let r = app
+                .client
+                .post(app.url(&format!("/v1/reports/{id}/transition")))
+                .bearer_auth(&sec)
+                .json(&json!({"to": to, "reason": "setup"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+    // 32 clients claiming and releasing, each request abandoned after 0–9 ms.
+    let stop = std::time::Instant::now() + Duration::from_secs(3);
+    let mut tasks = Vec::new();
+    for w in 0..32u64 {
+        let (app, sec) = (app.clone(), sec.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = w;
+            while std::time::Instant::now() < stop {
+                n = n
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_millis((n >> 33) % 10))
+                    .build()
+                    .unwrap();
+                if let Ok(r) = client
+                    .post(app.url("/v1/escalations/claim"))
+                    .bearer_auth(&sec)
+                    .send()
+                    .await
+                {
+                    if let Ok(v) = r.json::<Value>().await {
+                        if let Some(id) = v["id"].as_str() {
+                            let _ = client
+                                .post(app.url(&format!("/v1/escalations/{id}/release")))
+                                .bearer_auth(&sec)
+                                .send()
+                                .await;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Every write now succeeds promptly.
+    for n in 0..40 {
+        let t0 = std::time::Instant::now();
+        let r = app
+            .submit_report(
+                &json!({"category": "impersonation", "description": format!("after {n}")}),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 201, "write {n} after abandoned requests");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "write {n} waited {:?}",
+            t0.elapsed()
+        );
+    }
 }
