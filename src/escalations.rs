@@ -481,14 +481,18 @@ pub async fn release(
         id,
         serde_json::json!({}),
     );
-    if !with_retry(|| store.release_escalation(id, &actor.id, now(), &a, audit::hash_entry)).await?
-    {
-        return Err(not_held(store, id).await);
+    let mut attempt = 0;
+    loop {
+        match store
+            .release_escalation(id, &actor.id, now(), &a, audit::hash_entry)
+            .await
+        {
+            Ok(Some(released)) => return Ok(released),
+            Ok(None) => return Err(not_held(store, id).await),
+            Err(StorageError::Conflict { .. }) if attempt < 10 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
     }
-    store
-        .escalation_by_id(id)
-        .await?
-        .ok_or(EscalationError::NotFound)
 }
 
 pub async fn resolve(

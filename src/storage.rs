@@ -184,7 +184,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         audit: &AuditDraft,
         hasher: AuditHasher,
-    ) -> Result<bool, StorageError>;
+    ) -> Result<Option<EscalationRecord>, StorageError>;
     /// Closes a held item.
     async fn resolve_escalation(
         &self,

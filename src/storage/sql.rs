@@ -957,23 +957,28 @@ macro_rules! impl_store {
             now: i64,
             audit: &AuditDraft,
             hasher: AuditHasher,
-        ) -> Result<bool, StorageError> {
+        ) -> Result<Option<EscalationRecord>, StorageError> {
             let mut tx = self.pool.begin_with($begin).await?;
-            let r = sqlx::query(
+            // The row as this release left it: read after the commit, another claim may already
+            // have taken the item again.
+            let q = format!(
                 "UPDATE escalations SET state = 'queued', claimed_by = NULL, lease_until = NULL \
-                 WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 AND lease_until >= $3",
-            )
-            .bind(id)
-            .bind(staff_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() == 0 {
-                return Ok(false);
-            }
+                 WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 AND lease_until >= $3 \
+                 RETURNING {}",
+                sql::ESC_COLS
+            );
+            let Some(released) = sqlx::query_as::<_, EscalationRecord>(&q)
+                .bind(id)
+                .bind(staff_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(None);
+            };
             Self::append_audit_tx(&mut tx, audit, hasher).await?;
             tx.commit().await?;
-            Ok(true)
+            Ok(Some(released))
         }
 
         #[tracing::instrument(skip_all)]

@@ -356,12 +356,13 @@ async fn release_gives_the_item_back_at_once() {
     seed(&app, 1, Priority::P1).await;
     let e = json(post(&app, &alice, "/v1/escalations/claim", None).await).await;
     let id = e["id"].as_str().unwrap();
-    assert_eq!(
-        post(&app, &alice, &format!("/v1/escalations/{id}/release"), None)
-            .await
-            .status(),
-        200
-    );
+    let r = post(&app, &alice, &format!("/v1/escalations/{id}/release"), None).await;
+    assert_eq!(r.status(), 200);
+    // The answer is the item as the release left it (not re-read, when someone may already
+    // have claimed it again).
+    let released = json(r).await;
+    assert_eq!(released["state"], "queued");
+    assert!(released.get("claimed_by").is_none());
     assert_eq!(
         json(post(&app, &bob, "/v1/escalations/claim", None).await).await["id"],
         id
