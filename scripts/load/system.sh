@@ -5,14 +5,14 @@
 #   1. data ×1 (DATA sessions, reports and audit entries; 1k queued escalations):
 #      /healthz; distinct-token verify at peak and paced at half of peak (p99);
 #      the mixed public workload (verify / channel check / report status, 5:3:2);
-#      escalation claim+release at queue depth 1k;
-#      report intake with 1 MiB attachments, against the disk's raw fsync'd write rate for the
-#      same file size and concurrency (scripts/load/fsync.py);
-#   2. queue depth 100k (99k more queued escalations): claim+release again;
-#   3. data ×GROWTH (sessions, reports, audit entries): the same scenarios again, to show which
-#      operations stay flat as the data grows.
+#      escalation claim+release; report intake with 1 MiB attachments, against the disk's raw
+#      fsync'd write rate for the same file size and concurrency (scripts/load/fsync.py);
+#   2. data ×GROWTH (sessions, reports, audit entries), queue still 1k: the same scenarios, to
+#      show which operations stay flat as the data grows;
+#   3. data ×GROWTH, queue depth 100k (99k more queued escalations): claim+release again, to
+#      compare with phase 2's claims at depth 1k.
 #
-#   scripts/load/system.sh                      # defaults below, about 6 minutes
+#   scripts/load/system.sh                      # defaults below, about 5 minutes
 #   DATA=50000 DURATION=15 scripts/load/system.sh
 #
 # Needs wrk (installed with apt-get when missing, as root) and python3 (seeding, raw fsync rate).
@@ -90,7 +90,7 @@ curl -sf -X POST "$target/v1/channels" -H "Authorization: Bearer $ADMIN" \
 issue_tokens "$target"
 stop_server
 
-echo "Phase 1: seeding data ×1 ..." >&2
+echo "Phase 1: data ×1, queue depth 1k ..." >&2
 seed --sessions "$DATA" --reports "$DATA" --audit "$DATA" --queue 1000 --receipts "$RECEIPTS_FILE"
 SIZE_1=$(sizes)
 echo "  $SIZE_1" >&2
@@ -100,22 +100,13 @@ run_wrk verify_1 distinct.lua MODE=api
 HALF=$((RPS[verify_1] / 2))
 run_wrk verify_half_1 distinct.lua MODE=api RATE="$HALF"
 run_wrk mixed_1 mixed.lua
-run_wrk claim_1k claim.lua
+run_wrk claim_1 claim.lua
 RAW_N=$(raw_fsync "$INTAKE_CONNS")
 RAW_1=$(raw_fsync 1)
 CONNS_OVERRIDE=$INTAKE_CONNS run_wrk intake_1 intake.lua
 stop_server
 
-echo "Phase 2: queue depth 100k ..." >&2
-seed --queue 99000 --offset 1000
-SIZE_Q=$(sizes)
-echo "  $SIZE_Q" >&2
-start_server
-run_wrk healthz_q healthz.lua
-run_wrk claim_100k claim.lua
-stop_server
-
-echo "Phase 3: seeding data ×$GROWTH ..." >&2
+echo "Phase 2: data ×$GROWTH, queue depth 1k ..." >&2
 more=$((DATA * (GROWTH - 1)))
 seed --sessions "$more" --reports "$more" --audit "$more" --offset "$DATA"
 SIZE_G=$(sizes)
@@ -129,6 +120,15 @@ RAW_G=$(raw_fsync "$INTAKE_CONNS")
 CONNS_OVERRIDE=$INTAKE_CONNS run_wrk intake_g intake.lua
 stop_server
 
+echo "Phase 3: data ×$GROWTH, queue depth 100k ..." >&2
+seed --queue 99000 --offset 1000
+SIZE_Q=$(sizes)
+echo "  $SIZE_Q" >&2
+start_server
+run_wrk healthz_q healthz.lua
+run_wrk claim_q claim.lua
+stop_server
+
 cpus=$(nproc)
 model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -139,28 +139,29 @@ echo "### Data ×1: $SIZE_1"
 echo
 echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
 echo "|---|---:|---:|---:|---:|---:|"
-for s in healthz_1 verify_1 verify_half_1 mixed_1 claim_1k intake_1; do table_row "$s" healthz_1; done
+for s in healthz_1 verify_1 verify_half_1 mixed_1 claim_1 intake_1; do table_row "$s" healthz_1; done
 echo
 echo "- Distinct-token verify ÷ healthz: $(ratio "${RPS[verify_1]}" "${RPS[healthz_1]}") (target ≥ 0.21); p99 at about half of peak (${RPS[verify_half_1]} req/s): ${P99[verify_half_1]} ms (target < 5 ms)."
 echo "- Report intake, 1 MiB attachments, $INTAKE_CONNS uploads at a time: $(mib_per_s intake_1) MiB/s; the same disk's raw fsync'd 1 MiB writes: $RAW_N MiB/s with $INTAKE_CONNS writers, $RAW_1 MiB/s with one. Intake ÷ raw: $(ratio "$(mib_per_s intake_1)" "$RAW_N") (target ≥ 0.50)."
-echo
-echo "### Claims against queue depth (claim and release alternate; both are audited, committed writes)"
-echo
-echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
-echo "|---|---:|---:|---:|---:|---:|"
-table_row claim_1k healthz_1
-table_row claim_100k healthz_q
-echo
-echo "- Depth 100k ÷ depth 1k, req/s: $(ratio "${RPS[claim_100k]}" "${RPS[claim_1k]}"); server CPU per request: $(ratio "${CPU[claim_100k]}" "${CPU[claim_1k]}")."
 echo
 echo "### Data ×$GROWTH: $SIZE_G"
 echo
 echo "| scenario | req/s ×1 | req/s ×$GROWTH | ×$GROWTH ÷ ×1 | p99 ms ×1 | p99 ms ×$GROWTH | CPU µs/req ×1 | CPU µs/req ×$GROWTH |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-for pair in healthz_1:healthz_g verify_1:verify_g mixed_1:mixed_g claim_100k:claim_g intake_1:intake_g; do
+for pair in healthz_1:healthz_g verify_1:verify_g mixed_1:mixed_g claim_1:claim_g intake_1:intake_g; do
   a=${pair%%:*} b=${pair##*:}
   echo "| ${a%_*} | ${RPS[$a]} | ${RPS[$b]} | $(ratio "${RPS[$b]}" "${RPS[$a]}") | ${P99[$a]} | ${P99[$b]} | ${CPU[$a]} | ${CPU[$b]} |"
 done
 echo
-echo "- Raw fsync'd writes at ×$GROWTH: $RAW_G MiB/s with $INTAKE_CONNS writers; intake ÷ raw: $(ratio "$(mib_per_s intake_g)" "$RAW_G")."
-echo "- claim at ×$GROWTH is measured at queue depth 100k, and compared with claim_100k at ×1."
+echo "- Raw fsync'd writes in phase 2: $RAW_G MiB/s with $INTAKE_CONNS writers; intake ÷ raw: $(ratio "$(mib_per_s intake_g)" "$RAW_G")."
+echo
+echo "### Claims against queue depth, at data ×$GROWTH: $SIZE_Q"
+echo
+echo "Claim and release alternate (both are audited, committed writes), so the depth stays put."
+echo
+echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
+echo "|---|---:|---:|---:|---:|---:|"
+echo "| claim, depth 1k | ${RPS[claim_g]} | ${P50[claim_g]} | ${P99[claim_g]} | ${CPU[claim_g]} | $(ratio "${RPS[claim_g]}" "${RPS[healthz_g]}") |"
+echo "| claim, depth 100k | ${RPS[claim_q]} | ${P50[claim_q]} | ${P99[claim_q]} | ${CPU[claim_q]} | $(ratio "${RPS[claim_q]}" "${RPS[healthz_q]}") |"
+echo
+echo "- Depth 100k ÷ depth 1k, req/s: $(ratio "${RPS[claim_q]}" "${RPS[claim_g]}"); server CPU per request: $(ratio "${CPU[claim_q]}" "${CPU[claim_g]}")."

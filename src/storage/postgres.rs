@@ -18,6 +18,13 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// PostgreSQL runs writers concurrently (row locks, `SKIP LOCKED`): no turn-taking.
+    async fn write_turn(&self) -> Option<()> {
+        None
+    }
+}
+
+impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore, StorageError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)

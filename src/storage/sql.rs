@@ -604,6 +604,7 @@ macro_rules! impl_store {
         #[tracing::instrument(skip_all)]
         async fn insert_report(&self, b: &NewReportBundle) -> Result<(), StorageError> {
             let r = &b.report;
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(sql::INSERT_REPORT)
                 .bind(&r.id)
@@ -822,6 +823,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let moved = sqlx::query(
                 "UPDATE reports SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
@@ -904,6 +906,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<Option<EscalationRecord>, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "UPDATE escalations SET state = 'queued', claimed_by = NULL, lease_until = NULL \
@@ -958,6 +961,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<Option<EscalationRecord>, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             // The row as this release left it: read after the commit, another claim may already
             // have taken the item again.
@@ -990,6 +994,7 @@ macro_rules! impl_store {
         ) -> Result<bool, StorageError> {
             let (id, staff_id, now, outcome, note) =
                 (&res.id, &res.staff_id, res.at, &res.outcome, &res.note);
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let r = sqlx::query(
                 "UPDATE escalations SET state = 'resolved', resolved_at = $1, resolved_by = $2, \
@@ -1131,6 +1136,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             if !Self::change_priority_tx(&mut tx, c).await? {
                 return Ok(false);
@@ -1147,6 +1153,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let moved = sqlx::query(
                 "UPDATE reports SET status = 'duplicate', duplicate_of = $1, updated_at = $2 \
@@ -1225,6 +1232,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "INSERT INTO contact_policies (id, rule, channel_kind, subject, statement_en, \
@@ -1254,6 +1262,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let r = sqlx::query("DELETE FROM contact_policies WHERE id = $1")
                 .bind(id)
@@ -1284,6 +1293,7 @@ macro_rules! impl_store {
             audit: &AuditDraft,
             hasher: AuditHasher,
         ) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query("DELETE FROM escalation_rules").execute(&mut *tx).await?;
             for r in rules {
@@ -1327,6 +1337,7 @@ macro_rules! impl_store {
             max_attempts: i64,
             limit: i64,
         ) -> Result<Vec<OutboxRecord>, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let due: Vec<(String,)> = sqlx::query_as(
                 "SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
@@ -1414,6 +1425,7 @@ macro_rules! impl_store {
             warn_secs: i64,
             limit: i64,
         ) -> Result<Vec<FollowupRecord>, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let due: Vec<(String,)> = sqlx::query_as(
                 "SELECT f.report_id FROM report_followup f JOIN reports r ON r.id = f.report_id \
@@ -1551,6 +1563,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn forget_contact(&self, report_id: &str, at: i64) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             sqlx::query(
                 "UPDATE report_followup SET email_enc = NULL, phrase_enc = NULL, \
@@ -1640,6 +1653,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn append_audit(&self, draft: &AuditDraft, hasher: AuditHasher) -> Result<i64, StorageError> {
+            let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
             let seq = Self::append_audit_tx(&mut tx, draft, hasher).await?;
             tx.commit().await?;
