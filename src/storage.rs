@@ -106,11 +106,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SessionView>, StorageError>;
     /// Marks a session revoked. Returns false when it was already revoked (idempotent).
     async fn revoke_session(&self, jti: &str, by: &str, at: i64) -> Result<bool, StorageError>;
-    /// Sessions expiring after `expires_after` that were issued at or after `since` or are revoked:
-    /// what the in-memory index loads at start (`since` = `i64::MIN`) and then re-reads.
+    /// Sessions expiring after `expires_after` that were issued at or after `since`, or revoked
+    /// at or after `revoked_since`: what the in-memory index loads at start (both `i64::MIN`)
+    /// and then re-reads.
     async fn live_sessions_since(
         &self,
         since: i64,
+        revoked_since: i64,
         expires_after: i64,
     ) -> Result<Vec<LiveSessionRow>, StorageError>;
     /// The agent's sessions that have not expired at `now`, newest first.

@@ -21,10 +21,13 @@ pub const SESSION_VIEW: &str = "SELECT s.jti, s.agent_id, s.kid, s.channel_kind,
      s.user_ref_last4, s.code_hash, s.issued_at, s.expires_at, s.revoked_at, s.revoked_by, \
      st.name AS agent_name FROM sessions s JOIN staff st ON st.id = s.agent_id";
 /// Two index-backed halves rather than one `OR`, which neither planner can serve from the indexes.
+/// `+expires_at` (a no-op in both engines) keeps SQLite's planner on the `issued_at` and
+/// `revoked_at` indexes, which bound each pass by what changed, rather than on `expires_at`,
+/// which would read every unexpired session.
 pub const LIVE_SESSIONS: &str = "SELECT jti, agent_id, channel_kind, channel_value, expires_at, \
-     revoked_at FROM sessions WHERE expires_at > $1 AND issued_at >= $2 \
+     revoked_at FROM sessions WHERE +expires_at > $1 AND issued_at >= $2 \
      UNION ALL SELECT jti, agent_id, channel_kind, channel_value, expires_at, revoked_at \
-     FROM sessions WHERE expires_at > $1 AND revoked_at IS NOT NULL";
+     FROM sessions WHERE +expires_at > $1 AND revoked_at IS NOT NULL AND revoked_at >= $3";
 pub const REVOKE_SESSION: &str =
     "UPDATE sessions SET revoked_at = $1, revoked_by = $2 WHERE jti = $3 AND revoked_at IS NULL";
 
@@ -575,11 +578,13 @@ macro_rules! impl_store {
         async fn live_sessions_since(
             &self,
             since: i64,
+            revoked_since: i64,
             expires_after: i64,
         ) -> Result<Vec<LiveSessionRow>, StorageError> {
             Ok(sqlx::query_as::<_, LiveSessionRow>(sql::LIVE_SESSIONS)
                 .bind(expires_after)
                 .bind(since)
+                .bind(revoked_since)
                 .fetch_all(&self.pool)
                 .await?)
         }
