@@ -21,15 +21,11 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/pip" freeze | grep -qx "$VE
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$VERSION"
 fi
+export SCRIPTS="$PWD/scripts/load"
+. "$SCRIPTS/lib.sh"
 cargo build --release --locked --quiet
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 export TRUSTDESK_DATABASE_URL=${TRUSTDESK_DATABASE_URL:-sqlite://$work/td.db}
 export TRUSTDESK_KEYS_DIR="$work/keys" TRUSTDESK_ATTACHMENTS_DIR="$work/attachments" \
   TRUSTDESK_BIND="127.0.0.1:$PORT" TRUSTDESK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \

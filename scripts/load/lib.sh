@@ -1,7 +1,7 @@
 # Shared by the load scripts (verify.sh, system.sh): sourced, not run.
 #
 # Needs: $SCRIPTS (this directory). Provides: ensure_tools, run_wrk (fills RPS/P50/P99/CPU/REQ for
-# a scenario name), server_ticks, wait_ready, issue_tokens, table_row.
+# a scenario name), server_ticks, wait_ready, issue_tokens, table_row, make_workdir.
 
 declare -A RPS P50 P99 CPU REQ
 
@@ -72,4 +72,12 @@ issue_tokens() {
   kill "$issuer" 2>/dev/null || true
   wait "$issuer" 2>/dev/null || true
   echo "  $(wc -l <"$TOKENS_FILE") tokens" >&2
+}
+
+# make_workdir: a fresh temporary directory in $work; on exit the server whose pid is in $server
+# (if any) is stopped and the directory removed.
+make_workdir() {
+  work=$(mktemp -d)
+  server=""
+  trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 }

@@ -36,13 +36,7 @@ export SCRIPTS="$PWD/scripts/load"
 ensure_tools
 cargo build --release --locked --quiet
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
 export TOKENS_FILE="$work/tokens" RECEIPTS_FILE="$work/receipts" TOKENS
 export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/keys" \

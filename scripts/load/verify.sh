@@ -28,13 +28,7 @@ ensure_tools
 cargo build --release --locked --quiet
 cargo build --release --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_workdir
 
 export TOKENS_FILE="$work/tokens" TOKENS
 export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/keys" \

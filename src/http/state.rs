@@ -59,6 +59,17 @@ impl Services {
         self.config.issuer()
     }
 
+    /// The receipt holder's view of a report, with this instance's estimate cache.
+    pub async fn victim_view(
+        &self,
+        id: &str,
+        receipt: &str,
+        locale: crate::types::Locale,
+    ) -> Result<crate::reports::VictimView, crate::reports::ReportError> {
+        crate::reports::status_for_victim(self.store.as_ref(), &self.estimates, id, receipt, locale)
+            .await
+    }
+
     /// Whether victims can opt in to e-mail notifications (an SMTP server is configured).
     pub fn notifications_enabled(&self) -> bool {
         self.config.smtp_url.is_some()

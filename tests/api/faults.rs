@@ -124,16 +124,7 @@ async fn a_full_evidence_disk_answers_507_keeps_what_was_stored_and_recovers_whe
     assert_eq!(ids, [first.as_str()]);
     let files = files_under(&evidence);
     assert_eq!(files.len(), 1, "only the first report's blob: {files:?}");
-    let got = app
-        .client
-        .get(app.url(&format!("/v1/reports/{first}/attachments/0")))
-        .bearer_auth(&sec)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let got = app.download(&sec, &first, 0).await;
     assert_eq!(Sha256::digest(&got), Sha256::digest(&small));
 
     // Space returns (the operator grows the volume): the same request, same Idempotency-Key,
@@ -144,16 +135,7 @@ async fn a_full_evidence_disk_answers_507_keeps_what_was_stored_and_recovers_whe
         .await;
     assert_eq!(r.status(), 201);
     let second = json(r).await["id"].as_str().unwrap().to_owned();
-    let got = app
-        .client
-        .get(app.url(&format!("/v1/reports/{second}/attachments/0")))
-        .bearer_auth(&sec)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let got = app.download(&sec, &second, 0).await;
     assert_eq!(Sha256::digest(&got), Sha256::digest(&big));
     drop(app);
 }

@@ -380,6 +380,19 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// Downloads attachment `idx` of report `id` as `key` (asserting 200).
+    pub async fn download(&self, key: &str, id: &str, idx: usize) -> Vec<u8> {
+        let r = self
+            .client
+            .get(self.url(&format!("/v1/reports/{id}/attachments/{idx}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::OK, "download {id} #{idx}");
+        r.bytes().await.expect("body").to_vec()
+    }
+
     pub async fn report_status(&self, id: &str, bearer: &str) -> Response {
         self.client
             .get(self.url(&format!("/v1/reports/{id}")))

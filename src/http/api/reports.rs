@@ -852,9 +852,7 @@ pub async fn status(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(resp);
     }
-    let v = match reports::status_for_victim(s.store.as_ref(), &s.estimates, &id, &bearer, locale)
-        .await
-    {
+    let v = match s.victim_view(&id, &bearer, locale).await {
         Ok(v) => v,
         Err(e @ reports::ReportError::NotFound) => {
             // A wrong receipt is a guess: counted towards the lockout.

@@ -384,15 +384,7 @@ pub async fn report_status_submit(
     let Ok(axum::Form(form)) = form else {
         return Ok(status_page(locale, canonical, None, true));
     };
-    match crate::reports::status_for_victim(
-        s.store.as_ref(),
-        &s.estimates,
-        &id,
-        &form.receipt,
-        locale,
-    )
-    .await
-    {
+    match s.victim_view(&id, &form.receipt, locale).await {
         Ok(v) => Ok(status_page_with(
             locale,
             canonical,
@@ -507,14 +499,7 @@ async fn followup_action(
             },
         ) => {
             // A wrong code is a guess, like a wrong receipt.
-            let v = crate::reports::status_for_victim(
-                s.store.as_ref(),
-                &s.estimates,
-                &id,
-                &form.receipt,
-                locale,
-            )
-            .await?;
+            let v = s.victim_view(&id, &form.receipt, locale).await?;
             let mut resp = status_page_with(
                 locale,
                 canonical,
@@ -529,14 +514,7 @@ async fn followup_action(
         Err(e @ (ApiError::BadRequest { .. } | ApiError::Conflict { .. })) => e.to_string(),
         Err(e) => return Err(e),
     };
-    let v = crate::reports::status_for_victim(
-        s.store.as_ref(),
-        &s.estimates,
-        &id,
-        &form.receipt,
-        locale,
-    )
-    .await?;
+    let v = s.victim_view(&id, &form.receipt, locale).await?;
     Ok(status_page_with(
         locale,
         canonical,
