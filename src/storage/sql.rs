@@ -399,6 +399,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn insert_staff(&self, rec: &StaffRecord, key_hash: &str) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(sql::INSERT_STAFF)
                 .bind(&rec.id)
                 .bind(&rec.name)
@@ -443,6 +444,7 @@ macro_rules! impl_store {
             at: i64,
             expires_at: i64,
         ) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(
                 "INSERT INTO console_sessions (id_hash, staff_id, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4)",
@@ -475,6 +477,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn delete_console_session(&self, id_hash: &str, now: i64) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1 OR expires_at <= $2")
                 .bind(id_hash)
                 .bind(now)
@@ -485,6 +488,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn disable_staff(&self, name: &str, at: i64) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = sqlx::query(
                 "UPDATE staff SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL",
             )
@@ -497,6 +501,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn insert_channel(&self, rec: &ChannelRecord) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(sql::INSERT_CHANNEL)
                 .bind(&rec.id)
                 .bind(&rec.kind)
@@ -519,12 +524,14 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn delete_channel(&self, id: &str) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = sqlx::query(sql::DELETE_CHANNEL).bind(id).execute(&self.pool).await?;
             Ok(r.rows_affected() > 0)
         }
 
         #[tracing::instrument(skip_all)]
         async fn insert_session(&self, rec: &SessionRecord) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(sql::INSERT_SESSION)
                 .bind(&rec.jti)
                 .bind(&rec.agent_id)
@@ -565,6 +572,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn revoke_session(&self, jti: &str, by: &str, at: i64) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = sqlx::query(sql::REVOKE_SESSION)
                 .bind(at)
                 .bind(by)
@@ -944,6 +952,7 @@ macro_rules! impl_store {
             now: i64,
             lease_until: i64,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = sqlx::query(
                 "UPDATE escalations SET lease_until = $1 WHERE id = $2 AND state = 'claimed' \
                  AND claimed_by = $3 AND lease_until >= $4",
@@ -1378,6 +1387,7 @@ macro_rules! impl_store {
 
         #[tracing::instrument(skip_all)]
         async fn outbox_delivered(&self, id: &str, lease: i64, at: i64) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(
                 "UPDATE outbox SET delivered_at = $1, attempts = attempts + 1, locked_until = NULL, \
                  last_error = NULL WHERE id = $2 AND locked_until = $3",
@@ -1398,6 +1408,7 @@ macro_rules! impl_store {
             next_attempt_at: i64,
             error: &str,
         ) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, \
                  locked_until = NULL, last_error = $2 WHERE id = $3 AND locked_until = $4",
@@ -1480,6 +1491,7 @@ macro_rules! impl_store {
             sla_warned_at: Option<i64>,
             retry: Option<(i64, &str)>,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = match retry {
                 None => sqlx::query(
                     "UPDATE report_followup SET notified_seq = $1, \
@@ -1518,6 +1530,7 @@ macro_rules! impl_store {
             lease: i64,
             at: i64,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             // The sealed code is no longer needed once mailed: only its hash stays.
             let r = sqlx::query(
                 "UPDATE report_followup SET confirm_sent_at = $1, confirm_enc = NULL, attempts = 0, \
@@ -1538,6 +1551,7 @@ macro_rules! impl_store {
             code_hash: &str,
             at: i64,
         ) -> Result<bool, StorageError> {
+            let _turn = self.write_turn().await;
             let r = sqlx::query(
                 "UPDATE report_followup SET confirmed_at = $1, confirm_hash = NULL, \
                  next_attempt_at = $1 WHERE report_id = $2 AND confirm_hash = $3 \
@@ -1621,6 +1635,7 @@ macro_rules! impl_store {
             comment: Option<&str>,
             at: i64,
         ) -> Result<(), StorageError> {
+            let _turn = self.write_turn().await;
             sqlx::query(
                 "INSERT INTO report_ratings (report_id, rating, comment, created_at) \
                  VALUES ($1, $2, $3, $4)",

@@ -19,7 +19,8 @@ use super::{
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Writers take turns here, first come first served, before they open a transaction.
+    /// Writers take turns here, first come first served, before every write (a transaction or a
+    /// single statement).
     /// SQLite admits one writer at a time anyway; left to its busy handler, waiting writers
     /// sleep and poll with growing back-offs, so under a burst of writes some wait hundreds of
     /// milliseconds while others pass (p99 of 450–600 ms for 32 concurrent claimers in
