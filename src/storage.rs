@@ -25,6 +25,10 @@ pub enum StorageError {
     /// The database cannot be reached or timed out; callers answer 503.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The disk under the database is full (SQLite `SQLITE_FULL`, PostgreSQL `disk_full`);
+    /// callers answer 507. Reads still work, and writes do again once there is room.
+    #[error("database disk full")]
+    Full(#[source] sqlx::Error),
     /// Anything else; opaque to clients.
     #[error("database error")]
     Other(#[source] sqlx::Error),
@@ -47,6 +51,12 @@ impl From<sqlx::Error> for StorageError {
                         .map(str::to_owned)
                         .unwrap_or_else(|| db.message().to_owned()),
                 }
+            }
+            // SQLITE_FULL is primary result code 13; PostgreSQL's disk_full is SQLSTATE 53100.
+            sqlx::Error::Database(ref db)
+                if matches!(db.code().as_deref(), Some("13" | "53100")) =>
+            {
+                StorageError::Full(e)
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StorageError::Unavailable(e)

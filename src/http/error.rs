@@ -213,6 +213,10 @@ impl From<StorageError> for ApiError {
                 tracing::warn!(error = %inner, "Database unavailable");
                 ApiError::Unavailable
             }
+            StorageError::Full(inner) => {
+                tracing::error!(error = %inner, "Database disk is full");
+                ApiError::InsufficientStorage
+            }
             other => ApiError::Internal(other.into()),
         }
     }

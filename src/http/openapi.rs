@@ -100,7 +100,8 @@ impl Modify for BearerAuth {
 
 /// Documents, on every operation, the problem responses the shared layers can give, so a client
 /// (and schemathesis' status-code check) sees every status the service may really answer:
-/// rate limiting, load shedding, timeouts and database outages on every route; malformed bodies,
+/// rate limiting, load shedding, timeouts and database outages on every route; a full disk on
+/// every write; malformed bodies,
 /// size limits and media types on routes with a body; bad or missing credentials on secured
 /// routes; malformed identifiers on routes with path parameters. A handler's own, more specific
 /// description of the same status wins.
@@ -111,12 +112,12 @@ impl Modify for CommonProblems {
         use utoipa::openapi::path::ParameterIn;
         for item in openapi.paths.paths.values_mut() {
             let ops = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
+                (item.get.as_mut(), false),
+                (item.put.as_mut(), true),
+                (item.post.as_mut(), true),
+                (item.delete.as_mut(), true),
             ];
-            for op in ops.into_iter().flatten() {
+            for (op, writes) in ops.into_iter().filter_map(|(op, w)| Some((op?, w))) {
                 let params = op.parameters.as_deref().unwrap_or_default();
                 let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
                 let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
@@ -143,6 +144,9 @@ impl Modify for CommonProblems {
                         "Overloaded, or the database is unavailable; retry shortly",
                     ),
                 ];
+                if writes {
+                    add.push((507, "The disk under the database or the evidence is full"));
+                }
                 if op.request_body.is_some() {
                     add.push((400, "Malformed or invalid request body"));
                     add.push((413, "Request body over its limit"));

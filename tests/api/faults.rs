@@ -403,3 +403,82 @@ async fn clients_abandoning_writes_midway_leave_no_transaction_open() {
         );
     }
 }
+
+/// The embedded engine's own fault: the disk under the SQLite database fills up. Writes are
+/// refused with a clear 507, reads keep working, nothing written before is damaged, and writes
+/// work again once there is room, without a restart.
+#[tokio::test]
+async fn a_full_database_disk_refuses_writes_clearly_and_recovers_when_space_returns() {
+    if std::env::var("TRUSTDESK_TEST_PG").is_ok() {
+        eprintln!("(runs in the SQLite pass: the database is a file on a disk that can fill up)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dbdir = dir.path().join("db");
+    let Some(_disk) = Tmpfs::mount(&dbdir, "4m") else {
+        eprintln!(
+            "!! SKIPPED: mounting a small tmpfs needs root; the full-database test did not run"
+        );
+        return;
+    };
+    let url = format!("sqlite://{}", dbdir.join("td.db").display());
+    let app = spawn_app_with(move |c| c.database_url = trustdesk::config::DatabaseUrl(url)).await;
+    let sec = app.create_staff("Sec", Role::Security).await.key;
+    let report = |n: usize| json!({"category": "impersonation", "description": format!("report {n}: {}", "x".repeat(3000))});
+    let r = app.submit_report(&report(0), &[], None).await;
+    assert_eq!(r.status(), 201);
+    let first = json(r).await;
+
+    // Fill what is left of the disk.
+    let filler = dbdir.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let mut refused = None;
+    for n in 1..200 {
+        let r = app
+            .submit_report(&report(n), &[], Some(&format!("db-full-{n}")))
+            .await;
+        if r.status() != 201 {
+            refused = Some((n, r));
+            break;
+        }
+    }
+    let (n, r) = refused.expect("a full database disk must refuse writes at some point");
+    assert_problem(r, 507, "insufficient_storage", "database disk full").await;
+    // Reads still work, and what was stored is intact.
+    let r = app
+        .report_status(
+            first["id"].as_str().unwrap(),
+            first["receipt"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    // Room again: the same submission, same Idempotency-Key, is stored; no restart.
+    std::fs::remove_file(&filler).unwrap();
+    let r = app
+        .submit_report(&report(n), &[], Some(&format!("db-full-{n}")))
+        .await;
+    assert_eq!(r.status(), 201, "writes work again once there is room");
+    let r = app
+        .client
+        .get(app.url("/v1/reports?limit=100"))
+        .bearer_auth(&sec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Every report acknowledged before, during and after the full disk is listed once.
+    let listed = json(r).await["reports"].as_array().unwrap().len();
+    assert_eq!(
+        listed,
+        n + 1,
+        "reports 0..={n}, the refused one stored once on retry"
+    );
+}
