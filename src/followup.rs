@@ -114,32 +114,67 @@ pub async fn recent_samples(store: &dyn Store) -> Result<Vec<HandlingSample>, St
 /// cost that grew with the number of reports (10 ms per request at 5 000 reports).
 pub struct Estimates {
     refresh_secs: i64,
-    cached: tokio::sync::Mutex<Option<(i64, std::sync::Arc<Vec<HandlingSample>>)>>,
+    cached: std::sync::RwLock<Option<(i64, std::sync::Arc<Vec<HandlingSample>>)>>,
+    /// One refresh at a time; the others serve the previous copy meanwhile.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl Estimates {
     pub fn new(refresh_secs: u32) -> Estimates {
         Estimates {
             refresh_secs: i64::from(refresh_secs),
-            cached: tokio::sync::Mutex::new(None),
+            cached: std::sync::RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The history, fresh within the refresh interval. Concurrent callers wait for one read.
+    fn current(&self) -> Option<(i64, std::sync::Arc<Vec<HandlingSample>>)> {
+        match self.cached.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The history, fresh within the refresh interval. While one request refreshes it, the
+    /// others get the previous copy; if the refresh fails (the database is down) the previous
+    /// copy is served, and only a first read with nothing to fall back on is an error.
     pub async fn samples(
         &self,
         store: &dyn Store,
     ) -> Result<std::sync::Arc<Vec<HandlingSample>>, StorageError> {
-        let mut cached = self.cached.lock().await;
-        let t = now();
-        if let Some((at, samples)) = cached.as_ref() {
-            if self.refresh_secs > 0 && t - at < self.refresh_secs {
-                return Ok(samples.clone());
-            }
+        if self.refresh_secs == 0 {
+            return Ok(std::sync::Arc::new(recent_samples(store).await?));
         }
-        let samples = std::sync::Arc::new(recent_samples(store).await?);
-        *cached = Some((t, samples.clone()));
-        Ok(samples)
+        let stale = match self.current() {
+            Some((at, samples)) if now() - at < self.refresh_secs && now() >= at => {
+                return Ok(samples)
+            }
+            other => other.map(|(_, s)| s),
+        };
+        let _refreshing = match (self.refreshing.try_lock(), &stale) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some(s)) => return Ok(s.clone()),
+            // Nothing to serve yet: wait for the refresh in flight, then use what it read.
+            (Err(_), None) => {
+                let guard = self.refreshing.lock().await;
+                if let Some((_, s)) = self.current() {
+                    return Ok(s);
+                }
+                guard
+            }
+        };
+        match recent_samples(store).await {
+            Ok(fresh) => {
+                let fresh = std::sync::Arc::new(fresh);
+                let mut c = match self.cached.write() {
+                    Ok(c) => c,
+                    Err(p) => p.into_inner(),
+                };
+                *c = Some((now(), fresh.clone()));
+                Ok(fresh)
+            }
+            Err(e) => stale.ok_or(e),
+        }
     }
 }
 
@@ -201,9 +236,17 @@ mod tests {
         let a = fresh.samples(store.as_ref()).await.unwrap();
         let b = fresh.samples(store.as_ref()).await.unwrap();
         assert!(!std::sync::Arc::ptr_eq(&a, &b), "0 reads every time");
-        // The store being gone is an error, not a stale answer from an empty cache.
+        // The store being gone: a cache with a copy serves it, an empty one reports the error.
+        let stale = Estimates::new(1);
+        let kept = stale.samples(store.as_ref()).await.unwrap();
         store.close().await;
         assert!(Estimates::new(60).samples(store.as_ref()).await.is_err());
+        *stale.cached.write().unwrap() = Some((now() - 5, kept.clone()));
+        let served = stale.samples(store.as_ref()).await.unwrap();
+        assert!(
+            std::sync::Arc::ptr_eq(&served, &kept),
+            "stale copy during an outage"
+        );
     }
 
     fn s(priority: &str, kind: &str, dur: i64) -> HandlingSample {

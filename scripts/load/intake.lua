@@ -16,8 +16,12 @@ local head = "--" .. boundary .. "\r\n" ..
 local tail = "\r\n--" .. boundary .. "--\r\n"
 local counter = 0
 
+-- A random run id, so that the warm-up, the measured run and later phases never repeat a payload.
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+local run = math.random(0, 99999999)
+
 setup = function(thread)
-  thread:set("id", counter)
+  thread:set("id", run * 100 + counter)
   counter = counter + 1
 end
 
@@ -29,7 +33,7 @@ end
 
 request = function()
   n = n + 1
-  local stamp = string.format("%08d-%015d", id or 0, n)
+  local stamp = string.format("%010d-%013d", id or 0, n)
   return wrk.format("POST", "/v1/reports",
     { ["Content-Type"] = "multipart/form-data; boundary=" .. boundary },
     head .. stamp .. filler .. tail)

@@ -977,8 +977,8 @@ macro_rules! impl_store {
         ) -> Result<Option<EscalationRecord>, StorageError> {
             let _turn = self.write_turn().await;
             let mut tx = self.pool.begin_with($begin).await?;
-            // The row as this release left it: read after the commit, another claim may already
-            // have taken the item again.
+            // The row as this release left it (RETURNING): a read after the commit could already
+            // show another claim.
             let q = format!(
                 "UPDATE escalations SET state = 'queued', claimed_by = NULL, lease_until = NULL \
                  WHERE id = $1 AND state = 'claimed' AND claimed_by = $2 AND lease_until >= $3 \

@@ -3,12 +3,12 @@
 //!
 //! Loaded in full at start. Every pass (default each second) then re-reads the sessions issued and
 //! the sessions revoked since the previous pass, minus [`OVERLAP_SECS`] (both stamped by the
-//! clock of the instance that wrote them), and every [`FULL_PASS_EVERY`] passes it re-reads
+//! clock of the instance that wrote them), and every [`FULL_PASS_SECS`] seconds it re-reads
 //! every unexpired revocation, which involves no clock at all. The instance that issues or
 //! revokes a session updates its own index at once; every other instance sees a revocation after
 //! its next pass, so it is honoured everywhere within one interval plus one query (documented as
-//! ≤ 2 s) while the instances' clocks agree within [`OVERLAP_SECS`], and within a minute in any
-//! case. Re-reading every revocation at every pass, as this index first did, cost 30 % of a core
+//! ≤ 2 s) while the instances' clocks agree within [`OVERLAP_SECS`], and within a minute plus one
+//! interval in any case. Re-reading every revocation at every pass, as this index first did, cost 30 % of a core
 //! on an idle server with 20 000 unexpired revocations (`scripts/load/system.sh`, data ×10); now
 //! 0.2 %.
 
@@ -29,9 +29,10 @@ pub const OVERLAP_SECS: i64 = 30;
 /// still gets its precise answer for a day; after that every expired token is simply `expired`.
 pub const RETENTION_SECS: i64 = 24 * 3600;
 
-/// Every this many passes (a minute at the default interval) one re-reads every unexpired
-/// revocation, whatever the clocks say, and drops expired entries (which walks the whole index).
-pub const FULL_PASS_EVERY: u64 = 60;
+/// At least this often (by this instance's clock, whatever the sync interval) a pass re-reads
+/// every unexpired revocation, whatever the other instances' clocks say, and drops expired
+/// entries (which walks the whole index).
+pub const FULL_PASS_SECS: i64 = 60;
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -68,12 +69,13 @@ pub enum Lookup {
 
 /// Session ids with what is needed to match a token to its session. Bounded by the sessions
 /// issued in the last `max_ttl + RETENTION_SECS`; expired entries are pruned every
-/// [`FULL_PASS_EVERY`] passes.
+/// [`FULL_PASS_SECS`] seconds.
 pub struct LiveSessions {
     map: RwLock<HashMap<Box<str>, Entry>>,
     /// Start of the last successful pass; the next one re-reads from here minus the overlap.
     last_pass: AtomicI64,
-    passes: std::sync::atomic::AtomicU64,
+    /// Start of the last successful full pass.
+    last_full: AtomicI64,
 }
 
 impl Default for LiveSessions {
@@ -81,7 +83,7 @@ impl Default for LiveSessions {
         LiveSessions {
             map: RwLock::new(HashMap::new()),
             last_pass: AtomicI64::new(i64::MIN),
-            passes: std::sync::atomic::AtomicU64::new(0),
+            last_full: AtomicI64::new(i64::MIN),
         }
     }
 }
@@ -104,12 +106,12 @@ impl LiveSessions {
         } else {
             last - OVERLAP_SECS
         };
-        let pass = self.passes.fetch_add(1, Ordering::Relaxed);
-        let revoked_since = if pass % FULL_PASS_EVERY == 0 {
-            i64::MIN
-        } else {
-            since
-        };
+        // A full pass is due by this instance's clock alone (a clock that went back counts as
+        // due), and stays due until one succeeds.
+        let last_full = self.last_full.load(Ordering::Acquire);
+        let full =
+            last_full == i64::MIN || started < last_full || started - last_full >= FULL_PASS_SECS;
+        let revoked_since = if full { i64::MIN } else { since };
         let rows = store
             .live_sessions_since(since, revoked_since, started - RETENTION_SECS)
             .await?;
@@ -126,15 +128,17 @@ impl LiveSessions {
                 .filter(|r| !map.get(r.jti.as_str()).is_some_and(|e| e.holds(r)))
                 .collect()
         };
-        let prune = pass % FULL_PASS_EVERY == 0;
-        if !changed.is_empty() || prune {
+        if !changed.is_empty() || full {
             let mut map = self.write();
             for row in changed {
                 upsert(&mut map, row);
             }
-            if prune {
+            if full {
                 map.retain(|_, e| e.expires_at + RETENTION_SECS > started);
             }
+        }
+        if full {
+            self.last_full.store(started, Ordering::Release);
         }
         self.last_pass.store(started, Ordering::Release);
         Ok(n)
@@ -358,5 +362,43 @@ mod tests {
             ..row
         };
         assert!(!holds(&other_channel));
+    }
+
+    /// A revocation stamped by a clock far behind this instance's is missed by the frequent
+    /// passes (they read only recent stamps) and caught by the next full pass.
+    #[tokio::test]
+    async fn a_revocation_from_a_skewed_clock_is_caught_by_the_full_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::storage::open(&url).await.unwrap();
+        let (agent, _) = crate::staff::create(store.as_ref(), "Alice", crate::types::Role::Agent)
+            .await
+            .unwrap();
+        let t = now();
+        // Issued ten minutes ago: older than the overlap, so frequent passes do not re-read it.
+        let s = SessionInfo {
+            agent_id: agent.id.clone(),
+            expires_at: t + 600,
+            ..info("s-1", t - 600)
+        };
+        store.insert_session(&record(&s)).await.unwrap();
+        let live = LiveSessions::load(store.as_ref()).await.unwrap();
+        assert_eq!(live.lookup(&s), Lookup::Live);
+        // Another instance, its clock an hour behind, revokes the session.
+        assert!(store
+            .revoke_session("s-1", &agent.id, t - 3600)
+            .await
+            .unwrap());
+        live.refresh(store.as_ref()).await.unwrap();
+        assert_eq!(
+            live.lookup(&s),
+            Lookup::Live,
+            "a frequent pass reads recent stamps only"
+        );
+        // A minute later by this instance's clock, the full pass re-reads every revocation.
+        live.last_full
+            .store(t - FULL_PASS_SECS - 1, Ordering::Release);
+        live.refresh(store.as_ref()).await.unwrap();
+        assert_eq!(live.lookup(&s), Lookup::Revoked);
     }
 }

@@ -449,6 +449,10 @@ async fn a_full_database_disk_refuses_writes_clearly_and_recovers_when_space_ret
         }
     }
     let (n, r) = refused.expect("a full database disk must refuse writes at some point");
+    assert!(
+        n < 100,
+        "the disk filled after {n} reports: the listing below shows 100 at most"
+    );
     assert_problem(r, 507, "insufficient_storage", "database disk full").await;
     // Reads still work, and what was stored is intact.
     let r = app
