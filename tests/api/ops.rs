@@ -137,3 +137,21 @@ async fn home_page_links_to_verify_check_and_report() {
         assert!(html.contains(&format!("href=\"{path}\"")), "{path}: {html}");
     }
 }
+
+/// Evidence is served with the type recognised at intake; each such type is documented, so
+/// clients (and schemathesis' content-type check, which found this gap) expect it.
+#[tokio::test]
+async fn openapi_documents_every_type_evidence_is_served_with() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/openapi.json").await).await;
+    let content = doc["paths"]["/v1/reports/{id}/attachments/{index}"]["get"]["responses"]["200"]
+        ["content"]
+        .as_object()
+        .unwrap()
+        .clone();
+    for kind in trustdesk::reports::sniff::EvidenceType::ALL {
+        let base = kind.mime().split(';').next().unwrap();
+        assert!(content.contains_key(base), "{base} is not documented");
+    }
+    assert!(content.contains_key("application/octet-stream"));
+}

@@ -986,7 +986,13 @@ pub async fn list(
     params(("id" = String, Path), ("index" = i64, Path)),
     security(("api_key" = [])),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream"),
+        (status = 200, description = "The file, with the type its content was recognised as at intake (never the uploader's claim)",
+            content(
+                (String = "image/png"), (String = "image/jpeg"), (String = "image/gif"),
+                (String = "image/webp"), (String = "application/pdf"), (String = "application/zip"),
+                (serde_json::Value = "application/json"), (String = "text/plain"),
+                (String = "application/octet-stream"),
+            )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
