@@ -53,7 +53,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
         cmd.current_dir(work.path())
             .env("NO_COLOR", "1")
             .args(["run", &schema, "--checks", CHECKS])
-            .args(["--phases", "examples,coverage,fuzzing"])
+            // Not the `coverage` phase: in CI it once crashed inside schemathesis itself (a
+            // KeyError in its coverage generator), failing the run without any finding about the
+            // API. scripts/fuzz/schemathesis.sh still runs it.
+            .args(["--phases", "examples,fuzzing"])
             .args(["--seed", SEED, "--max-time", "8"])
             .args(["--workers", "2", "--request-timeout", "10"])
             .args(["--header", &format!("Authorization: Bearer {key}")]);
