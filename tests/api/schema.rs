@@ -66,11 +66,31 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
             .unwrap()
             .expect("run schemathesis");
         let stdout = String::from_utf8_lossy(&out.stdout);
+        // A finding about the API is a line naming a failed check ("- ST105 Undocumented
+        // Content-Type"). schemathesis also exits non-zero when it crashes internally (a
+        // "Runtime Error", seen twice in CI as a KeyError inside its generators); that says
+        // nothing about the service, so it is reported but does not fail the suite. The summary
+        // check below still fails a run that did not really happen.
+        let findings = stdout
+            .lines()
+            .filter(|l| {
+                let l = l.trim_start();
+                l.starts_with("- ST")
+                    && l.as_bytes()
+                        .get(4..7)
+                        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            })
+            .count();
         assert!(
-            out.status.success(),
+            findings == 0,
             "schemathesis as {who} found failures:\n{stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if !out.status.success() {
+            eprintln!(
+                "!! schemathesis as {who} exited with an error but reported no finding:\n{stdout}"
+            );
+        }
         // It must really have run: a summary line "N generated, N passed" with N in the hundreds.
         let generated: u64 = stdout
             .lines()
