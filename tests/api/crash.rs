@@ -174,6 +174,19 @@ async fn review_loop(base: String, sec: String, ledger: Shared) {
     }
 }
 
+/// GET `url` as `key`, as JSON.
+async fn get_json(client: &reqwest::Client, url: impl reqwest::IntoUrl, key: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The staff view of each report, fetched four at a time.
 async fn staff_details(base: &str, key: &str, ids: &[String]) -> HashMap<String, Value> {
     let chunks: Vec<Vec<String>> = ids
@@ -187,15 +200,7 @@ async fn staff_details(base: &str, key: &str, ids: &[String]) -> HashMap<String,
             let client = reqwest::Client::new();
             let mut out = Vec::new();
             for id in chunk {
-                let d: Value = client
-                    .get(format!("{base}/v1/reports/{id}"))
-                    .bearer_auth(&key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let d = get_json(&client, format!("{base}/v1/reports/{id}"), &key).await;
                 out.push((id, d));
             }
             out
@@ -299,15 +304,7 @@ async fn kill_9_at_20_random_moments_under_mixed_load_loses_nothing_acknowledged
             Some(c) => format!("{}/v1/reports?limit=100&cursor={c}", p.base),
             None => format!("{}/v1/reports?limit=100", p.base),
         };
-        let page: Value = client
-            .get(url)
-            .bearer_auth(&sec)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&client, url, &sec).await;
         all.extend(
             page["reports"]
                 .as_array()
@@ -410,15 +407,7 @@ async fn kill_9_at_20_random_moments_under_mixed_load_loses_nothing_acknowledged
     // Reviews: each report is at its last acknowledged status, or one step further if the next
     // transition committed just before a kill.
     for (id, acked_status) in &ledger.reviewed {
-        let d: Value = client
-            .get(format!("{}/v1/reports/{id}", p.base))
-            .bearer_auth(&sec)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let d = get_json(&client, format!("{}/v1/reports/{id}", p.base), &sec).await;
         let at = WALK.iter().position(|s| s == acked_status).unwrap();
         let now = WALK
             .iter()
