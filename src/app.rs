@@ -121,6 +121,7 @@ impl App {
             store,
             keys,
             tokens,
+            edge: crate::http::edge::Edge::new(config.max_concurrent_requests, config.hsts),
             config: Arc::new(config),
             metrics: crate::telemetry::metrics_handle(),
         });
@@ -196,7 +197,10 @@ impl App {
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     builder
                         .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(header_timeout);
+                        .header_read_timeout(header_timeout)
+                        // hyper's read buffer grows to ~400 KiB on a large upload; 128 KiB
+                        // reads keep an upload's memory small whatever the file size.
+                        .max_buf_size(READ_BUFFER_MAX);
                     let conn = builder
                         .serve_connection(
                             hyper_util::rt::TokioIo::new(stream),
@@ -227,6 +231,9 @@ impl App {
         Ok(())
     }
 }
+
+/// Most a connection's read buffer grows to (hyper's own default is ~400 KiB).
+const READ_BUFFER_MAX: usize = 128 * 1024;
 
 fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let keys = state.keys.clone();

@@ -2,6 +2,7 @@
 //! Handlers are thin: extract, call one domain function, present the result.
 
 pub mod api;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod i18n;
@@ -11,27 +12,15 @@ pub mod ops;
 pub mod pages;
 pub mod state;
 
-use std::time::{Duration, Instant};
-
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderName, HeaderValue};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use error::ApiError;
 pub use state::AppState;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Content-Security-Policy for every response: no script at all, styles only from ourselves.
-const CSP: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_json_bytes;
@@ -189,7 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi));
 
-    let inner = Router::new()
+    Router::new()
         .merge(public_api)
         .merge(staff_api)
         .merge(reports_api)
@@ -202,118 +191,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
-        .with_state(state.clone());
-
-    // Router::layer wraps each route separately; wrapping the whole router as one fallback
-    // service makes the concurrency limit (and the headers) apply once, server-wide.
-    let shed = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .option_layer(state.config.hsts.then(|| {
-            SetResponseHeaderLayer::overriding(
-                header::STRICT_TRANSPORT_SECURITY,
-                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-            )
-        }))
-        // Shed load rather than queue without bound: past the limit, 503 at once.
-        .layer(axum::error_handling::HandleErrorLayer::new(
-            |_: tower::BoxError| async { ApiError::Overloaded },
-        ))
-        .load_shed()
-        .concurrency_limit(state.config.max_concurrent_requests.max(1));
-    Router::new().fallback_service(inner).layer(shed)
+        .layer(middleware::from_fn_with_state(state.clone(), edge::edge))
+        .with_state(state)
 }
 
 /// A full batch of maximal tokens, JSON-quoted.
 const fn tokens_batch_body_limit() -> usize {
     crate::tokens::verifier::MAX_BATCH * (crate::tokens::paseto::MAX_TOKEN_LEN + 16) + 1024
-}
-
-/// Everything every request goes through, in one middleware rather than a stack of layers (each
-/// layer clones its inner service per request; this is the hot path): the request id, the
-/// tracing span, the metrics, the rate limits and the timeout.
-async fn edge(
-    axum::extract::State(s): axum::extract::State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().clone();
-    // The client's id when it sent a usable one (so logs on both sides line up), else a new one.
-    let request_id = match req.headers().get(&REQUEST_ID) {
-        Some(v) if !v.is_empty() && v.len() <= 64 => v.clone(),
-        _ => {
-            let id = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .unwrap_or(HeaderValue::from_static("-"));
-            req.headers_mut().insert(REQUEST_ID, id.clone());
-            id
-        }
-    };
-    // The span names the route template, never the URI: `/v/{token}` must not put tokens in logs.
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = %route,
-        request_id = request_id.to_str().unwrap_or("-"),
-    );
-    let is_upload = method == axum::http::Method::POST && route == "/v1/reports";
-    let limit = Duration::from_secs(u64::from(if is_upload {
-        s.config.upload_timeout_secs
-    } else {
-        s.config.request_timeout_secs
-    }));
-    let mut resp = tracing::Instrument::instrument(
-        limits::rate_limited(&s, &route, req, move |req| async move {
-            match tokio::time::timeout(limit, next.run(req)).await {
-                Ok(r) => r,
-                Err(_) => ApiError::Timeout.into_response(),
-            }
-        }),
-        span.clone(),
-    )
-    .await;
-    resp.headers_mut().insert(REQUEST_ID, request_id);
-
-    let status = resp.status();
-    let elapsed = start.elapsed();
-    span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::error!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis() as u64,
-                "Request failed"
-            );
-        } else {
-            tracing::debug!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis() as u64,
-                "Request finished"
-            );
-        }
-    });
-    metrics::counter!("trustdesk_http_requests_total", "route" => route.clone(), "method" => method.as_str().to_owned(), "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!("trustdesk_http_request_duration_seconds", "route" => route)
-        .record(elapsed.as_secs_f64());
-    resp
 }

@@ -51,6 +51,8 @@ pub struct Services {
     pub contact_cipher: Arc<crate::followup::ContactCipher>,
     /// Handling history behind victims' next-step estimates, refreshed periodically.
     pub estimates: Arc<crate::followup::Estimates>,
+    /// The in-flight bound and request metrics of the edge middleware.
+    pub edge: crate::http::edge::Edge,
 }
 
 impl Services {
