@@ -69,7 +69,9 @@ pub async fn edge(State(s): State<AppState>, req: Request, next: Next) -> Respon
         request_id = request_id.to_str().unwrap_or("-"),
     );
 
-    let mut resp = match s.edge.in_flight.try_acquire() {
+    let permit = s.edge.in_flight.try_acquire();
+    let shed = permit.is_err();
+    let mut resp = match permit {
         Ok(_permit) => {
             let is_upload = method == Method::POST && route_str == "/v1/reports";
             let limit = Duration::from_secs(u64::from(if is_upload {
@@ -114,7 +116,9 @@ pub async fn edge(State(s): State<AppState>, req: Request, next: Next) -> Respon
     let status = resp.status();
     let elapsed = start.elapsed();
     span.in_scope(|| {
-        if status.is_server_error() {
+        // A shed request is counted, not logged: under overload an error line per refused request
+        // would add to the load it reports.
+        if status.is_server_error() && !shed {
             tracing::error!(
                 status = status.as_u16(),
                 latency_ms = elapsed.as_millis() as u64,

@@ -281,6 +281,10 @@ async fn a_client_trickling_its_headers_is_disconnected() {
 async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
     use tokio::io::AsyncWriteExt;
     let app = spawn_app_with(|c| c.max_concurrent_requests = 1).await;
+    let shed_series = r#"route="/healthz",method="GET",status="503""#;
+    let shed_before = app
+        .metric("trustdesk_http_requests_total", shed_series)
+        .await;
     // One request occupies the only slot: its body never finishes.
     let (mut writer, reader) = tokio::io::duplex(64);
     writer.write_all(b"{\"input\": \"").await.unwrap();
@@ -301,6 +305,10 @@ async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers().contains_key("x-request-id"),
+        "a shed answer can be traced"
+    );
     assert_eq!(json(r).await["code"], "overloaded");
     drop(writer);
     let _ = held.await;
@@ -308,5 +316,11 @@ async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
         app.get("/healthz").await.status(),
         200,
         "served again once the slot is free"
+    );
+    assert!(
+        app.metric("trustdesk_http_requests_total", shed_series)
+            .await
+            >= shed_before + 1.0,
+        "shed answers are counted"
     );
 }
