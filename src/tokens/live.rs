@@ -1,9 +1,10 @@
 //! The in-memory session index: which sessions exist and which are revoked, so verifying a token
 //! never waits for the database.
 //!
-//! Loaded in full at start. Every pass (default each second) then re-reads the sessions issued and
-//! the sessions revoked since the previous pass, minus [`OVERLAP_SECS`] (both stamped by the
-//! clock of the instance that wrote them), and every [`FULL_PASS_SECS`] seconds it re-reads
+//! Loaded in full at start. Every pass (default each second) then re-reads the sessions issued
+//! since the previous pass minus [`ISSUED_OVERLAP_SECS`] and the sessions revoked since the
+//! previous pass minus [`OVERLAP_SECS`] (both stamped by the clock of the instance that wrote
+//! them), and every [`FULL_PASS_SECS`] seconds it re-reads
 //! every unexpired revocation, which involves no clock at all. The instance that issues or
 //! revokes a session updates its own index at once; every other instance sees a revocation after
 //! its next pass, so it is honoured everywhere within one interval plus one query (documented as
@@ -21,9 +22,15 @@ use crate::types::{now, UnixTime};
 
 use super::SessionInfo;
 
-/// Re-read window behind the previous pass for new sessions. Sessions are stamped with the issuing
-/// instance's clock before they commit; one that slips past this window is fetched on first use.
+/// Re-read window behind the previous pass for revocations, which are stamped with the revoking
+/// instance's clock before they commit: a revocation that slips past it waits for the full pass.
 pub const OVERLAP_SECS: i64 = 30;
+
+/// Re-read window behind the previous pass for new sessions: enough for the time between stamping
+/// and committing. Missing one costs nothing but a query: a session this index lacks is fetched
+/// on first use. It was [`OVERLAP_SECS`] at first, which made every pass re-read the last 30 s of
+/// issuance, i.e. each issued session about 30 times on every instance.
+pub const ISSUED_OVERLAP_SECS: i64 = 5;
 
 /// How long an expired session stays known, so an expired-but-revoked or expired-but-forged token
 /// still gets its precise answer for a day; after that every expired token is simply `expired`.
@@ -101,10 +108,10 @@ impl LiveSessions {
     pub async fn refresh(&self, store: &dyn Store) -> Result<usize, StorageError> {
         let started = now();
         let last = self.last_pass.load(Ordering::Acquire);
-        let since = if last == i64::MIN {
-            i64::MIN
+        let (issued_since, since) = if last == i64::MIN {
+            (i64::MIN, i64::MIN)
         } else {
-            last - OVERLAP_SECS
+            (last - ISSUED_OVERLAP_SECS, last - OVERLAP_SECS)
         };
         // A full pass is due by this instance's clock alone (a clock that went back counts as
         // due), and stays due until one succeeds.
@@ -113,7 +120,7 @@ impl LiveSessions {
             last_full == i64::MIN || started < last_full || started - last_full >= FULL_PASS_SECS;
         let revoked_since = if full { i64::MIN } else { since };
         let rows = store
-            .live_sessions_since(since, revoked_since, started - RETENTION_SECS)
+            .live_sessions_since(issued_since, revoked_since, started - RETENTION_SECS)
             .await?;
         let n = rows.len();
         // Most rows are ones the index already holds (the overlap, and the full passes). Sort out
@@ -362,6 +369,46 @@ mod tests {
             ..row
         };
         assert!(!holds(&other_channel));
+    }
+
+    /// Frequent passes read the sessions issued since the previous one (plus a few seconds), not
+    /// the last half minute of issuance again and again.
+    #[tokio::test]
+    async fn a_frequent_pass_does_not_re_read_sessions_it_already_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::storage::open(&url).await.unwrap();
+        let (agent, _) = crate::staff::create(store.as_ref(), "Alice", crate::types::Role::Agent)
+            .await
+            .unwrap();
+        let t = now();
+        let earlier = SessionInfo {
+            agent_id: agent.id.clone(),
+            ..info("s-1", t - 20)
+        };
+        store.insert_session(&record(&earlier)).await.unwrap();
+        let live = LiveSessions::load(store.as_ref()).await.unwrap();
+        live.last_full.store(t, Ordering::Release);
+        assert_eq!(
+            live.refresh(store.as_ref()).await.unwrap(),
+            0,
+            "issued 20 s before the last pass: not read again"
+        );
+        // Issued just now on another instance: the next pass picks it up.
+        let fresh = SessionInfo {
+            agent_id: agent.id.clone(),
+            ..info("s-2", now())
+        };
+        store
+            .insert_session(&SessionRecord {
+                code_hash: "h2".into(),
+                ..record(&fresh)
+            })
+            .await
+            .unwrap();
+        assert_eq!(live.refresh(store.as_ref()).await.unwrap(), 1);
+        assert_eq!(live.lookup(&fresh), Lookup::Live);
+        assert_eq!(live.lookup(&earlier), Lookup::Live);
     }
 
     /// A revocation stamped by a clock far behind this instance's is missed by the frequent
