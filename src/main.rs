@@ -6,7 +6,7 @@ use clap::Parser;
 use trustdesk::cli::{Cli, Command};
 
 /// jemalloc rather than glibc's allocator: each request allocates and frees a few dozen objects,
-/// often on different worker threads, and glibc spent ~9 % of a verify's CPU on it (a `perf`
+/// often on different worker threads, and glibc spent ~6.5 % of a verify's CPU on it (a `perf`
 /// profile, `docs/performance.md`). mimalloc was faster still but raised the peak memory of
 /// large uploads past the bound `tests/api/memory.rs` sets; jemalloc stays within it.
 #[global_allocator]
