@@ -91,13 +91,32 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_schema() {
                 "!! schemathesis as {who} exited with an error but reported no finding:\n{stdout}"
             );
         }
-        // It must really have run: a summary line "N generated, N passed" with N in the hundreds.
+        // It must really have run: every operation of the document tested ("Selected: 41/41",
+        // "Tested: 41"), and a summary line "N generated, N passed" with N over a hundred. How
+        // many cases fit in the time depends on the machine (177 to 300-odd have been seen; a
+        // fixed 200 failed once on PostgreSQL without any finding), so the count is a floor
+        // against an empty run, and the coverage is what is required.
+        let field = |name: &str| {
+            stdout.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(name)
+                    .map(str::trim)
+                    .map(str::to_owned)
+            })
+        };
+        let total: Option<u64> = field("Selected:")
+            .and_then(|v| v.split_once('/').and_then(|(_, t)| t.trim().parse().ok()));
+        let tested: Option<u64> = field("Tested:").and_then(|v| v.parse().ok());
+        assert!(
+            total.is_some_and(|t| t >= 30) && tested == total,
+            "schemathesis as {who} did not test every operation:\n{stdout}"
+        );
         let generated: u64 = stdout
             .lines()
             .find_map(|l| l.trim().split_once(" generated, "))
             .and_then(|(n, _)| n.trim().parse().ok())
             .unwrap_or(0);
         eprintln!("schemathesis as {who}: {generated} test cases");
-        assert!(generated >= 200, "too few test cases as {who}:\n{stdout}");
+        assert!(generated >= 100, "too few test cases as {who}:\n{stdout}");
     }
 }
