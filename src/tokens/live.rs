@@ -371,16 +371,26 @@ mod tests {
         assert!(!holds(&other_channel));
     }
 
-    /// Frequent passes read the sessions issued since the previous one (plus a few seconds), not
-    /// the last half minute of issuance again and again.
-    #[tokio::test]
-    async fn a_frequent_pass_does_not_re_read_sessions_it_already_read() {
+    /// A fresh SQLite store (kept alive by the returned directory) holding one agent.
+    async fn store_with_agent() -> (
+        tempfile::TempDir,
+        std::sync::Arc<dyn Store>,
+        crate::staff::Staff,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = crate::storage::open(&url).await.unwrap();
         let (agent, _) = crate::staff::create(store.as_ref(), "Alice", crate::types::Role::Agent)
             .await
             .unwrap();
+        (dir, store, agent)
+    }
+
+    /// Frequent passes read the sessions issued since the previous one (plus a few seconds), not
+    /// the last half minute of issuance again and again.
+    #[tokio::test]
+    async fn a_frequent_pass_does_not_re_read_sessions_it_already_read() {
+        let (_dir, store, agent) = store_with_agent().await;
         let t = now();
         let earlier = SessionInfo {
             agent_id: agent.id.clone(),
@@ -415,12 +425,7 @@ mod tests {
     /// passes (they read only recent stamps) and caught by the next full pass.
     #[tokio::test]
     async fn a_revocation_from_a_skewed_clock_is_caught_by_the_full_pass() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::storage::open(&url).await.unwrap();
-        let (agent, _) = crate::staff::create(store.as_ref(), "Alice", crate::types::Role::Agent)
-            .await
-            .unwrap();
+        let (_dir, store, agent) = store_with_agent().await;
         let t = now();
         // Issued ten minutes ago: older than the overlap, so frequent passes do not re-read it.
         let s = SessionInfo {
