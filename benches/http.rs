@@ -2,7 +2,11 @@
 //! through the whole router (every middleware, extractor, handler and JSON answer) in-process, on
 //! one thread, beside a raw `ed25519-dalek` verify of the same token in the same run.
 //!
-//! - `dalek_raw`: the floor, one `VerifyingKey::verify` over the PAE of one of the tokens.
+//! - `dalek_raw`: one `VerifyingKey::verify` over the PAE of one of the tokens, again and again.
+//! - `dalek_raw_distinct`: the floor of `verify_distinct`, the same verify over the PAEs of all
+//!   the tokens in turn. Ed25519 verification is variable-time: on one signature repeated the
+//!   branch predictor learns the whole computation, which `dalek_raw` benefits from and a wave of
+//!   distinct tokens does not.
 //! - `healthz`: `GET /healthz`, the cost of the stack alone.
 //! - `verify_distinct`: `POST /v1/verify` cycling 4 096 issued tokens through a 64-entry cache, so
 //!   every request pays its signature, as in a wave of distinct links.
@@ -131,6 +135,7 @@ fn bench_http(c: &mut Criterion) {
         vk.verify(&pae, &sig).is_ok(),
         "the floor verifies a real token"
     );
+    let signed: Vec<(Vec<u8>, Signature)> = tokens.iter().map(|t| pae_and_signature(t)).collect();
     let bodies: Vec<String> = tokens
         .iter()
         .map(|t| serde_json::json!({ "input": t }).to_string())
@@ -148,6 +153,14 @@ fn bench_http(c: &mut Criterion) {
     let mut g = c.benchmark_group("http");
     g.bench_function("dalek_raw", |b| {
         b.iter(|| vk.verify(black_box(&pae), black_box(&sig)).is_ok())
+    });
+    let mut j = 0usize;
+    g.bench_function("dalek_raw_distinct", |b| {
+        b.iter(|| {
+            j = (j + 1) % signed.len();
+            let (pae, sig) = &signed[j];
+            vk.verify(black_box(pae), black_box(sig)).is_ok()
+        })
     });
     g.bench_function("healthz", |b| {
         b.iter(|| {
