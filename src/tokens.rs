@@ -14,6 +14,7 @@ pub mod paseto;
 pub mod verifier;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -39,13 +40,16 @@ pub struct TokenSettings {
 
 /// What a verification concluded. Everything but `Genuine` means "do not trust this contact".
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The session is shared (`Arc`) with the signature cache, so a verdict costs no copy of its
+/// strings.
 pub enum Verdict {
-    Genuine(SessionInfo),
+    Genuine(Arc<SessionInfo>),
     /// Bad signature, unknown or retired key, or a session code no session has.
     Forged(ForgeryReason),
-    Expired(SessionInfo),
-    NotYetValid(SessionInfo),
-    Revoked(SessionInfo),
+    Expired(Arc<SessionInfo>),
+    NotYetValid(Arc<SessionInfo>),
+    Revoked(Arc<SessionInfo>),
     /// Not a token or code at all, or a token that is structurally broken.
     Malformed(&'static str),
 }
@@ -337,7 +341,7 @@ impl From<Rejected> for Verdict {
 pub struct SignedSession {
     /// The key that signed it: still checked on every use, because keys retire.
     pub kid: String,
-    pub info: SessionInfo,
+    pub info: Arc<SessionInfo>,
 }
 
 /// The lean verification path: split and base64-decode into a stack buffer laid out as the PAE,
@@ -366,7 +370,7 @@ pub fn check_signature(
     decoded
         .verify(key)
         .map_err(|_| Rejected::Forged(ForgeryReason::BadSignature))?;
-    let info = info_from_message(decoded.message, issuer)?;
+    let info = Arc::new(info_from_message(decoded.message, issuer)?);
     Ok(SignedSession {
         kid: kid.to_owned(),
         info,
@@ -429,7 +433,7 @@ pub fn check_signatures(
         out[i] = Some(if all_valid || d.verify(&key).is_ok() {
             info_from_message(d.message, issuer).map(|info| SignedSession {
                 kid: kid.to_owned(),
-                info,
+                info: Arc::new(info),
             })
         } else {
             Err(Rejected::Forged(ForgeryReason::BadSignature))
@@ -535,7 +539,7 @@ fn info_from_message(message: &[u8], issuer: &str) -> Result<SessionInfo, Reject
     })
 }
 
-pub(crate) fn time_verdict(info: SessionInfo, at: UnixTime, skew_secs: u32) -> Verdict {
+pub(crate) fn time_verdict(info: Arc<SessionInfo>, at: UnixTime, skew_secs: u32) -> Verdict {
     if at >= info.expires_at {
         Verdict::Expired(info)
     } else if at + i64::from(skew_secs) < info.not_before {

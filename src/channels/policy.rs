@@ -303,30 +303,27 @@ pub async fn delete(store: &dyn Store, actor_id: &str, id: &str) -> Result<(), P
 /// The published policies, held in memory so that verify answers (the hot path) and channel
 /// checks quote them without a database round-trip. Refreshed on an interval (changes made on
 /// other instances) and at once on the instance that made a change.
+///
+/// An `ArcSwap` rather than a lock: every verify answer reads the book, and a read costs no
+/// write to memory shared between cores (a lock's reader count and an `Arc`'s count both are).
 pub struct PolicyBook {
-    current: std::sync::RwLock<std::sync::Arc<Vec<Policy>>>,
+    current: arc_swap::ArcSwap<Vec<Policy>>,
 }
 
 impl PolicyBook {
     pub async fn load(store: &dyn Store) -> Result<PolicyBook, StorageError> {
         Ok(PolicyBook {
-            current: std::sync::RwLock::new(std::sync::Arc::new(list(store).await?)),
+            current: arc_swap::ArcSwap::from_pointee(list(store).await?),
         })
     }
 
-    pub fn get(&self) -> std::sync::Arc<Vec<Policy>> {
-        match self.current.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// The policies in force; hold the guard only for the length of one answer.
+    pub fn get(&self) -> arc_swap::Guard<std::sync::Arc<Vec<Policy>>> {
+        self.current.load()
     }
 
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), StorageError> {
-        let fresh = std::sync::Arc::new(list(store).await?);
-        match self.current.write() {
-            Ok(mut g) => *g = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        self.current.store(std::sync::Arc::new(list(store).await?));
         Ok(())
     }
 }

@@ -66,7 +66,5 @@ pub struct ClaimsRef<'a> {
 
 /// Parses an RFC 3339 claim into Unix seconds.
 pub fn parse_time(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp())
+    crate::types::parse_rfc3339(s)
 }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -120,7 +120,9 @@ impl KeyLookup for KeySet {
 /// reload timer).
 pub struct Keyring {
     dir: PathBuf,
-    current: RwLock<Arc<KeySet>>,
+    /// Read by every verification: an `ArcSwap` so that a read writes no memory shared between
+    /// cores (a lock's reader count and an `Arc`'s count both do).
+    current: arc_swap::ArcSwap<KeySet>,
     loaded_mtime: Mutex<Option<SystemTime>>,
 }
 
@@ -141,17 +143,19 @@ impl Keyring {
         let (set, mtime) = load(dir)?;
         Ok(Keyring {
             dir: dir.to_owned(),
-            current: RwLock::new(Arc::new(set)),
+            current: arc_swap::ArcSwap::from_pointee(set),
             loaded_mtime: Mutex::new(mtime),
         })
     }
 
     /// The key set in force now. Cheap: one `Arc` clone.
     pub fn current(&self) -> Arc<KeySet> {
-        match self.current.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        self.current.load_full()
+    }
+
+    /// The keys in force, for the length of one verification (no reference count taken).
+    pub fn load(&self) -> arc_swap::Guard<Arc<KeySet>> {
+        self.current.load()
     }
 
     /// Re-reads the folder if `keyring.json` changed since the last load. A broken file keeps the
@@ -170,7 +174,7 @@ impl Keyring {
 
     fn reload(&self) -> Result<(), KeyError> {
         let (set, mtime) = load(&self.dir)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        self.current.store(Arc::new(set));
         *self.loaded_mtime.lock().unwrap_or_else(|p| p.into_inner()) = mtime;
         Ok(())
     }

@@ -132,8 +132,8 @@ impl Verifier {
         let at = now();
         match input::extract(input) {
             Presented::Token(token) => {
-                let keys = self.keys.current();
-                let signed = self.signed_session(&keys, token, at);
+                // The key guard is dropped before the await below (it must not cross one).
+                let signed = self.signed_session(&self.keys.load(), token, at);
                 self.finish(signed, at).await
             }
             Presented::Code(code) => self.verify_code(&code, at).await,
@@ -147,25 +147,28 @@ impl Verifier {
     /// are refused (`malformed`): guessing them must stay one at a time.
     pub async fn verify_batch(&self, inputs: &[String]) -> Result<Vec<Verdict>, StorageError> {
         let at = now();
-        let keys = self.keys.current();
         let presented: Vec<Presented<'_>> = inputs.iter().map(|i| input::extract(i)).collect();
 
         let mut signed: Vec<Option<Result<Arc<SignedSession>, Rejected>>> =
             (0..inputs.len()).map(|_| None).collect();
-        let mut to_check: Vec<(usize, &str, Digest32)> = Vec::new();
-        for (i, p) in presented.iter().enumerate() {
-            if let Presented::Token(t) = p {
-                let digest = digest(t);
-                match self.cached(&keys, &digest, at) {
-                    Some(r) => signed[i] = Some(r),
-                    None => to_check.push((i, t, digest)),
+        // The key guard lives in this block only: it must not cross the awaits below.
+        {
+            let keys = self.keys.load();
+            let mut to_check: Vec<(usize, &str, Digest32)> = Vec::new();
+            for (i, p) in presented.iter().enumerate() {
+                if let Presented::Token(t) = p {
+                    let digest = digest(t);
+                    match self.cached(&keys, &digest, at) {
+                        Some(r) => signed[i] = Some(r),
+                        None => to_check.push((i, t, digest)),
+                    }
                 }
             }
-        }
-        let tokens: Vec<&str> = to_check.iter().map(|(_, t, _)| *t).collect();
-        let results = check_signatures(&*keys, &self.settings.issuer, &tokens, at);
-        for ((i, _, digest), r) in to_check.into_iter().zip(results) {
-            signed[i] = Some(self.remember(digest, r, at));
+            let tokens: Vec<&str> = to_check.iter().map(|(_, t, _)| *t).collect();
+            let results = check_signatures(&**keys, &self.settings.issuer, &tokens, at);
+            for ((i, _, digest), r) in to_check.into_iter().zip(results) {
+                signed[i] = Some(self.remember(digest, r, at));
+            }
         }
 
         let mut out = Vec::with_capacity(inputs.len());
@@ -320,7 +323,7 @@ impl Verifier {
         if self.keys.current().key_for(&view.session.kid, at).is_none() {
             return Ok(Verdict::Forged(ForgeryReason::UnknownKey));
         }
-        let Some(info) = info_from_view(&view) else {
+        let Some(info) = info_from_view(&view).map(Arc::new) else {
             return Ok(Verdict::Malformed("session record unreadable"));
         };
         Ok(if view.session.revoked_at.is_some() {
