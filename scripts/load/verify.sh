@@ -4,7 +4,8 @@
 #   POST /v1/verify.
 # For each: req/s, p50, p99 (wrk), the server's CPU per request (from /proc, so wrk's own CPU is
 # not counted), and the ratio to /healthz. Then the same two measurements against a bare axum
-# server (scripts/load/floor: /healthz, and /v1/verify doing one ed25519-dalek verify), the floor
+# server (scripts/load/floor: /healthz, and /v1/verify doing one ed25519-dalek verify of the next
+# of 4 096 distinct signed messages, as a wave of distinct tokens costs), the floor
 # on this machine, and $ROUNDS rounds alternating Trustdesk's and the floor's distinct-token verify
 # (the ratio of each pair, and the median). Prints Markdown tables for docs/performance.md.
 #
