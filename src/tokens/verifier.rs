@@ -362,4 +362,58 @@ mod tests {
         assert!(d.check_and_mark(&a));
         assert!(d.check_and_mark(&b));
     }
+
+    /// A cached signature never outlives its token: met at or past the token's expiry, the entry
+    /// is removed and the lookup misses (the verdict is then `expired` from the signature check).
+    #[tokio::test]
+    async fn a_cached_signature_met_past_its_expiry_is_dropped_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::storage::open(&url).await.unwrap();
+        let keys = Arc::new(Keyring::load_or_create(&dir.path().join("keys")).unwrap());
+        let live = Arc::new(LiveSessions::load(store.as_ref()).await.unwrap());
+        let settings = Arc::new(TokenSettings {
+            issuer: "https://trustdesk.test".into(),
+            default_ttl_secs: 600,
+            max_ttl_secs: 3600,
+            clock_skew_secs: 0,
+        });
+        let v = Verifier::new(settings, keys.clone(), store, live, 16);
+        let at = now();
+        let info = Arc::new(crate::tokens::SessionInfo {
+            session_id: "s-1".into(),
+            agent_id: "agent-1".into(),
+            agent_name: "Alice".into(),
+            channel_kind: crate::channels::ChannelKind::Telegram,
+            channel_handle: "acme_support".into(),
+            issued_at: at - 10,
+            not_before: at - 10,
+            expires_at: at + 60,
+            user_ref_last4: None,
+        });
+        let signed = || {
+            Ok(SignedSession {
+                kid: keys.current().active_kid().to_owned(),
+                info: info.clone(),
+            })
+        };
+        let d = digest("v4.public.example");
+        // The doorkeeper admits a token on its second sighting.
+        v.remember(d, signed(), at).unwrap();
+        assert_eq!(v.cached_signatures(), 0);
+        v.remember(d, signed(), at).unwrap();
+        assert_eq!(v.cached_signatures(), 1);
+
+        let key_set = keys.current();
+        assert!(matches!(v.cached(&key_set, &d, at + 59), Some(Ok(_))));
+        assert!(v.cached(&key_set, &d, at + 60).is_none());
+        assert_eq!(v.cached_signatures(), 0, "the expired entry was removed");
+        assert!(v.cached(&key_set, &d, at).is_none(), "and is not found again");
+
+        // A token remembered at or past its expiry is not cached at all.
+        let late = digest("v4.public.late");
+        v.remember(late, signed(), at + 60).unwrap();
+        v.remember(late, signed(), at + 60).unwrap();
+        assert_eq!(v.cached_signatures(), 0);
+    }
 }
