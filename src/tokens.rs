@@ -39,10 +39,10 @@ pub struct TokenSettings {
 }
 
 /// What a verification concluded. Everything but `Genuine` means "do not trust this contact".
-#[derive(Clone, Debug, PartialEq, Eq)]
 ///
 /// The session is shared (`Arc`) with the signature cache, so a verdict costs no copy of its
 /// strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Genuine(Arc<SessionInfo>),
     /// Bad signature, unknown or retired key, or a session code no session has.
