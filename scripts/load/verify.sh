@@ -23,7 +23,7 @@ THREADS=${THREADS:-2}          # wrk threads
 TOKENS=${TOKENS:-20000}        # distinct tokens issued through the API beforehand
 CACHE=${CACHE:-1000}           # signature cache entries: far below TOKENS, so distinct runs miss
 PORT=${PORT:-18480}
-ROUNDS=${ROUNDS:-3}            # alternating Trustdesk / floor rounds of the distinct-token verify
+ROUNDS=${ROUNDS:-5}            # alternating Trustdesk / floor rounds; single rounds differ by ±0.05, read the median
 
 export SCRIPTS="$PWD/scripts/load"
 . "$SCRIPTS/lib.sh"
