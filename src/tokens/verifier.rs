@@ -408,7 +408,10 @@ mod tests {
         assert!(matches!(v.cached(&key_set, &d, at + 59), Some(Ok(_))));
         assert!(v.cached(&key_set, &d, at + 60).is_none());
         assert_eq!(v.cached_signatures(), 0, "the expired entry was removed");
-        assert!(v.cached(&key_set, &d, at).is_none(), "and is not found again");
+        assert!(
+            v.cached(&key_set, &d, at).is_none(),
+            "and is not found again"
+        );
 
         // A token remembered at or past its expiry is not cached at all.
         let late = digest("v4.public.late");

@@ -326,11 +326,10 @@ async fn an_agent_issues_a_session_in_the_console_and_the_copied_link_verifies_g
 
     // One click copies the link; paste it into the verify form as a user would.
     b.click("button[data-copy=issued-link]").await;
-    let copied = b.find("button[data-copy=issued-link]").await;
-    assert_eq!(
-        copied.attr("data-copied").await.unwrap().as_deref(),
-        Some("true")
-    );
+    // The copy completes asynchronously (the clipboard API answers with a promise), so wait for
+    // the button to say so rather than reading it at once; `find` fails after 20 s.
+    b.find("button[data-copy=issued-link][data-copied=true]")
+        .await;
     b.goto(&app.url("/verify?lang=en")).await;
     let input = b.find("#input").await;
     input.click().await.unwrap();
