@@ -90,24 +90,15 @@ impl<'a> Canonical<'a> {
         let mut r = Canonical { rest: message };
         r.literal(b"{")?;
         let iss = r.field(b"\"iss\":")?;
-        r.literal(b",")?;
-        let aud = r.field(b"\"aud\":")?;
-        r.literal(b",")?;
-        let sub = r.field(b"\"sub\":")?;
-        r.literal(b",")?;
-        let jti = r.field(b"\"jti\":")?;
-        r.literal(b",")?;
-        let iat = r.field(b"\"iat\":")?;
-        r.literal(b",")?;
-        let nbf = r.field(b"\"nbf\":")?;
-        r.literal(b",")?;
-        let exp = r.field(b"\"exp\":")?;
-        r.literal(b",")?;
-        let agent_name = r.field(b"\"agent_name\":")?;
-        r.literal(b",")?;
-        let channel_kind = r.field(b"\"channel_kind\":")?;
-        r.literal(b",")?;
-        let channel_handle = r.field(b"\"channel_handle\":")?;
+        let aud = r.next_field(b"\"aud\":")?;
+        let sub = r.next_field(b"\"sub\":")?;
+        let jti = r.next_field(b"\"jti\":")?;
+        let iat = r.next_field(b"\"iat\":")?;
+        let nbf = r.next_field(b"\"nbf\":")?;
+        let exp = r.next_field(b"\"exp\":")?;
+        let agent_name = r.next_field(b"\"agent_name\":")?;
+        let channel_kind = r.next_field(b"\"channel_kind\":")?;
+        let channel_handle = r.next_field(b"\"channel_handle\":")?;
         let user_ref_last4 = if r.literal(b",").is_some() {
             Some(r.field(b"\"user_ref_last4\":")?)
         } else {
@@ -127,6 +118,12 @@ impl<'a> Canonical<'a> {
             channel_handle: Cow::Borrowed(channel_handle),
             user_ref_last4: user_ref_last4.map(Cow::Borrowed),
         })
+    }
+
+    /// `,` then [`Canonical::field`].
+    fn next_field(&mut self, name: &[u8]) -> Option<&'a str> {
+        self.literal(b",")?;
+        self.field(name)
     }
 
     fn literal(&mut self, lit: &[u8]) -> Option<()> {
