@@ -13,11 +13,8 @@ pub mod pages;
 pub mod state;
 
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use error::ApiError;
 pub use state::AppState;
@@ -186,12 +183,13 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .fallback(|| async { ApiError::not_found("not_found", "no such resource") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(body_limit))
-        // A panicking handler becomes a 500 problem that the edge still logs and counts.
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(middleware::from_fn_with_state(state.clone(), edge::edge))
+        // One stack, so that axum boxes it once per route: each separate `Router::layer` costs
+        // every request another boxed clone of the route. Outermost first.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(edge::EdgeLayer(state.clone()))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
         .with_state(state)
 }
 

@@ -1,24 +1,32 @@
-//! What every request goes through, in one middleware: load shedding, the request id, the
-//! tracing span, the rate limits, the timeout, the security headers and the metrics.
+//! What every request goes through, in one layer: load shedding, the request id, the tracing
+//! span, the rate limits, the timeout, catching a panicking handler, the security headers and the
+//! metrics.
 //!
-//! One function rather than a stack of tower layers because this is the verification hot path:
-//! each layer clones its inner service and wraps the future per request, and with the shedding
-//! and headers as outer layers the router had to be nested in a second router. Measured in
+//! One hand-written tower layer rather than a stack of layers or `axum::middleware::from_fn`,
+//! because this is the verification hot path. `from_fn` clones and boxes the rest of the stack
+//! and boxes its own future on every request, and `tokio::time::timeout` registers a timer; here
+//! the route's own future is polled in place, and the timer is only armed for a request that does
+//! not finish in its first poll (a verification finishes there: it never waits). Measured in
 //! `benches/http.rs` and `scripts/load/verify.sh` (`docs/performance.md`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
-use tokio::sync::Semaphore;
+use tower::{Layer, Service};
 
 use super::error::ApiError;
-use super::limits;
+use super::limits::{self, Admitted};
 use super::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,7 +43,8 @@ const MAX_REQUEST_ID: usize = 64;
 pub struct Edge {
     /// Requests being handled, server-wide. Past the limit a request is answered 503 at once
     /// rather than queued without bound.
-    in_flight: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
     hsts: bool,
     metrics: RequestMetrics,
 }
@@ -43,99 +52,278 @@ pub struct Edge {
 impl Edge {
     pub fn new(max_concurrent_requests: usize, hsts: bool) -> Edge {
         Edge {
-            in_flight: Arc::new(Semaphore::new(max_concurrent_requests.max(1))),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: max_concurrent_requests.max(1),
             hsts,
             metrics: RequestMetrics::default(),
         }
     }
-}
 
-/// The middleware (`axum::middleware::from_fn_with_state`).
-pub async fn edge(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route_str = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let method = req.method().clone();
-    // The client's id when it sent a usable one (so logs on both sides line up), else a new one.
-    let request_id = match req.headers().get(&REQUEST_ID) {
-        Some(v) if !v.is_empty() && v.len() <= MAX_REQUEST_ID => v.clone(),
-        _ => new_request_id(),
-    };
-    // The span names the route template, never the URI: `/v/{token}` must not put tokens in logs.
-    let span = tracing::info_span!(
-        "request",
-        method = %method,
-        route = route_str,
-        request_id = request_id.to_str().unwrap_or("-"),
-    );
-
-    let permit = s.edge.in_flight.try_acquire();
-    let shed = permit.is_err();
-    let mut resp = match permit {
-        Ok(_permit) => {
-            let is_upload = method == Method::POST && route_str == "/v1/reports";
-            let limit = Duration::from_secs(u64::from(if is_upload {
-                s.config.upload_timeout_secs
-            } else {
-                s.config.request_timeout_secs
-            }));
-            tracing::Instrument::instrument(
-                limits::rate_limited(&s, route_str, req, move |req| async move {
-                    match tokio::time::timeout(limit, next.run(req)).await {
-                        Ok(r) => r,
-                        Err(_) => ApiError::Timeout.into_response(),
-                    }
-                }),
-                span.clone(),
-            )
-            .await
+    /// Counts a request in; `false` (and nothing counted) when the server is full.
+    fn enter(&self) -> bool {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) < self.max_in_flight {
+            true
+        } else {
+            self.leave();
+            false
         }
-        Err(_) => ApiError::Overloaded.into_response(),
-    };
-    let headers = resp.headers_mut();
-    headers.insert(REQUEST_ID, request_id);
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(CSP));
-    if s.edge.hsts {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
     }
 
-    let status = resp.status();
-    let elapsed = start.elapsed();
-    span.in_scope(|| {
-        // A shed request is counted, not logged: under overload an error line per refused request
-        // would add to the load it reports.
-        if status.is_server_error() && !shed {
-            tracing::error!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis() as u64,
-                "Request failed"
-            );
+    fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `Router::layer(EdgeLayer(state))`: every route and the fallbacks get an [`EdgeService`]; it
+/// sits inside the router so that the matched route template is known.
+#[derive(Clone)]
+pub struct EdgeLayer(pub AppState);
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = EdgeService<S>;
+
+    fn layer(&self, inner: S) -> EdgeService<S> {
+        EdgeService {
+            state: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EdgeService<S> {
+    state: AppState,
+    inner: S,
+}
+
+impl<S> Service<Request> for EdgeService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> EdgeFuture<S::Future> {
+        let s = &self.state;
+        let start = Instant::now();
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let route_str = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let method = req.method().clone();
+        // The client's id when it sent a usable one (so logs on both sides line up), else a new one.
+        let request_id = match req.headers().get(&REQUEST_ID) {
+            Some(v) if !v.is_empty() && v.len() <= MAX_REQUEST_ID => v.clone(),
+            _ => new_request_id(),
+        };
+        // The span names the route template, never the URI: `/v/{token}` must not put tokens in
+        // logs.
+        let span = tracing::info_span!(
+            "request",
+            method = %method,
+            route = route_str,
+            request_id = request_id.to_str().unwrap_or("-"),
+        );
+        let is_upload = method == Method::POST && route_str == "/v1/reports";
+        let limit = Duration::from_secs(u64::from(if is_upload {
+            s.config.upload_timeout_secs
         } else {
-            tracing::debug!(
-                status = status.as_u16(),
-                latency_ms = elapsed.as_millis() as u64,
-                "Request finished"
+            s.config.request_timeout_secs
+        }));
+        let entered = s.edge.enter();
+        let run = if !entered {
+            Run::Answered(Some(ApiError::Overloaded.into_response()))
+        } else {
+            let _g = span.enter();
+            match limits::admit(s, route_str, &req) {
+                Err(refused) => Run::Answered(Some(limits::limited(refused))),
+                Ok(admitted) => match catch_unwind(AssertUnwindSafe(|| self.inner.call(req))) {
+                    Ok(inner) => Run::Handling {
+                        inner,
+                        timer: None,
+                        admitted: Some(admitted),
+                    },
+                    Err(_) => Run::Answered(Some(panicked())),
+                },
+            }
+        };
+        EdgeFuture {
+            run,
+            done: Some(Done {
+                state: s.clone(),
+                start,
+                deadline: start + limit,
+                route,
+                method,
+                request_id,
+                span,
+                shed: !entered,
+            }),
+            counted: entered,
+        }
+    }
+}
+
+/// A request going through the edge: the route's own future, polled in place.
+pub struct EdgeFuture<F> {
+    run: Run<F>,
+    /// What the answer needs once it is ready; taken then.
+    done: Option<Done>,
+    /// Whether this request is counted in flight (and not yet counted out).
+    counted: bool,
+}
+
+enum Run<F> {
+    /// Shed or rate-limited: answered before the route ran.
+    Answered(Option<Response>),
+    Handling {
+        inner: F,
+        /// Armed only if the route did not finish in its first poll.
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+        admitted: Option<Admitted>,
+    },
+}
+
+struct Done {
+    state: AppState,
+    start: Instant,
+    deadline: Instant,
+    route: Option<MatchedPath>,
+    method: Method,
+    request_id: HeaderValue,
+    span: tracing::Span,
+    shed: bool,
+}
+
+impl<F> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>> + Unpin,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(done) = this.done.take() else {
+            // Polled after completion: a caller's bug, answered rather than panicking.
+            return Poll::Ready(Ok(ApiError::Internal(anyhow::anyhow!(
+                "edge polled after completion"
+            ))
+            .into_response()));
+        };
+        let (mut resp, admitted) = match &mut this.run {
+            Run::Answered(r) => (
+                r.take()
+                    .unwrap_or_else(|| ApiError::Timeout.into_response()),
+                None,
+            ),
+            Run::Handling {
+                inner,
+                timer,
+                admitted,
+            } => {
+                let polled = {
+                    let _g = done.span.enter();
+                    catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx)))
+                };
+                match polled {
+                    Ok(Poll::Ready(Ok(r))) => (r, admitted.take()),
+                    Err(_) => (panicked(), admitted.take()),
+                    Ok(Poll::Pending) => {
+                        let timer = timer.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep_until(done.deadline.into()))
+                        });
+                        if timer.as_mut().poll(cx).is_pending() {
+                            this.done = Some(done);
+                            return Poll::Pending;
+                        }
+                        (ApiError::Timeout.into_response(), admitted.take())
+                    }
+                }
+            }
+        };
+        // The route's future is no longer needed: drop it now (a timed-out handler stops here).
+        this.run = Run::Answered(None);
+        if this.counted {
+            this.counted = false;
+            done.state.edge.leave();
+        }
+        if let Some(a) = admitted {
+            a.finish(&done.state, &mut resp);
+        }
+        Poll::Ready(Ok(done.finish(resp)))
+    }
+}
+
+impl<F> Drop for EdgeFuture<F> {
+    fn drop(&mut self) {
+        // A request dropped unanswered (the client went away) leaves the in-flight count too.
+        if self.counted {
+            if let Some(d) = &self.done {
+                d.state.edge.leave();
+            }
+        }
+    }
+}
+
+impl Done {
+    /// The security headers, the log line and the metrics of an answer.
+    fn finish(self, mut resp: Response) -> Response {
+        let headers = resp.headers_mut();
+        headers.reserve(6);
+        headers.insert(REQUEST_ID, self.request_id);
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(CSP));
+        let edge = &self.state.edge;
+        if edge.hsts {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
             );
         }
-    });
-    s.edge
-        .metrics
-        .record(route_str, &method, status, elapsed.as_secs_f64());
-    resp
+
+        let status = resp.status();
+        let elapsed = self.start.elapsed();
+        self.span.in_scope(|| {
+            // A shed request is counted, not logged: under overload an error line per refused
+            // request would add to the load it reports.
+            if status.is_server_error() && !self.shed {
+                tracing::error!(
+                    status = status.as_u16(),
+                    latency_ms = elapsed.as_millis() as u64,
+                    "Request failed"
+                );
+            } else {
+                tracing::debug!(
+                    status = status.as_u16(),
+                    latency_ms = elapsed.as_millis() as u64,
+                    "Request finished"
+                );
+            }
+        });
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        edge.metrics
+            .record(route, &self.method, status, elapsed.as_secs_f64());
+        resp
+    }
+}
+
+/// A handler that panicked: a 500 problem, which the edge then logs and counts like any other.
+fn panicked() -> Response {
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
 }
 
 /// A fresh UUID v4, formatted on the stack.
@@ -240,5 +428,139 @@ mod tests {
         let s = id.to_str().expect("ascii");
         assert!(uuid::Uuid::parse_str(s).is_ok(), "{s}");
         assert_ne!(new_request_id(), id);
+    }
+
+    type BoxedAnswer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    /// The edge around `inner` on a real app state (SQLite in a temporary directory), allowing
+    /// one request in flight and a 1 s request timeout.
+    async fn edge_around<F>(
+        inner: F,
+    ) -> (
+        tempfile::TempDir,
+        impl Service<Request, Response = Response, Error = Infallible, Future: Unpin> + Clone + Send,
+    )
+    where
+        F: FnMut(Request) -> BoxedAnswer + Clone + Send + 'static,
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = crate::config::Config::for_dir(dir.path());
+        config.max_concurrent_requests = 1;
+        config.request_timeout_secs = 1;
+        let app = crate::app::App::build(config).await.expect("app");
+        let svc = EdgeLayer(app.state().clone()).layer(tower::service_fn(inner));
+        (dir, svc)
+    }
+
+    fn get() -> Request {
+        Request::get("/x")
+            .body(axum::body::Body::empty())
+            .expect("request")
+    }
+
+    async fn answer(
+        svc: &mut (impl Service<Request, Response = Response, Error = Infallible> + Send),
+    ) -> Response {
+        use tower::ServiceExt;
+        match svc.ready().await {
+            Ok(s) => match s.call(get()).await {
+                Ok(r) => r,
+                Err(e) => match e {},
+            },
+            Err(e) => match e {},
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_problem_and_frees_its_slot() {
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let (_dir, mut svc) = edge_around(move |_req: Request| -> BoxedAnswer {
+            // Alternately while the route is called and while its future is polled.
+            if calls.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+                panic!("boom in call");
+            }
+            Box::pin(async move { panic!("boom in poll") })
+        })
+        .await;
+        for _ in 0..4 {
+            let r = answer(&mut svc).await;
+            // Not 503: the slot of the panicked request was given back.
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+            assert!(r.headers().contains_key("x-request-id"));
+            let body = axum::body::to_bytes(r.into_body(), 4096)
+                .await
+                .expect("body");
+            let v: serde_json::Value = serde_json::from_slice(&body).expect("problem json");
+            assert_eq!(v["code"], "internal");
+            assert!(
+                !String::from_utf8_lossy(&body).contains("boom"),
+                "no internals"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_unanswered_frees_its_slot_and_a_slow_one_times_out() {
+        let (_dir, mut svc) = edge_around(|_req: Request| -> BoxedAnswer {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Response::new(axum::body::Body::empty()))
+            })
+        })
+        .await;
+        // The only slot is taken while this request waits.
+        let mut first = Box::pin(answer(&mut svc));
+        let polled = futures_util_poll_once(first.as_mut()).await;
+        assert!(polled.is_none(), "the slow handler is still running");
+        drop(first);
+        // The client went away: its slot is free again, and a request that runs past the
+        // timeout is answered 408 after about a second.
+        let started = std::time::Instant::now();
+        let r = answer(&mut svc).await;
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
+    }
+
+    /// Polls a future once: its output if it was ready.
+    async fn futures_util_poll_once<F: Future + Unpin>(f: F) -> Option<F::Output> {
+        let mut f = f;
+        std::future::poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut f).poll(cx) {
+                Poll::Ready(v) => Some(v),
+                Poll::Pending => None,
+            })
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn past_the_in_flight_bound_a_request_is_shed_without_running() {
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        let (_dir, svc) = edge_around(move |_req: Request| -> BoxedAnswer {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Response::new(axum::body::Body::empty()))
+            })
+        })
+        .await;
+        let mut a = svc.clone();
+        let mut b = svc;
+        let mut first = Box::pin(answer(&mut a));
+        assert!(futures_util_poll_once(first.as_mut()).await.is_none());
+        let r = answer(&mut b).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "the shed request never reached its handler"
+        );
+        drop(first);
     }
 }

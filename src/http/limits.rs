@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use super::error::ApiError;
 use super::extract::bearer;
 use super::state::AppState;
-use crate::ratelimit::{ip_key, staff_key, Allowed, ClientKey, LimitedAction, RateLimited};
+use crate::ratelimit::{
+    ip_key, staff_key, Allowed, ClientKey, LimitedAction, RateLimited, SecretSlot,
+};
 
 /// Put into a response's extensions by handlers when the request was a failed guess (wrong
 /// receipt, unknown API key, unknown session code); the middleware then counts it.
@@ -140,16 +142,25 @@ fn is_staff_route(route: &str) -> bool {
         || route == "/v1/policies/{id}"
 }
 
-/// Applies the rate limits around `run` (the rest of the request): refuses with 429 before it
-/// when over a limit or locked out, and afterwards counts failed guesses and adds the `RateLimit`
-/// headers. `route` is the matched route template.
-pub async fn rate_limited<F, Fut>(s: &AppState, route: &str, req: Request, run: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: std::future::Future<Output = Response>,
-{
+/// The limits' decision about a request, taken before it runs ([`admit`]) and applied to its
+/// answer afterwards ([`Admitted::finish`]). Two plain functions rather than one wrapping future,
+/// so the edge can run the request without boxing it (see `edge.rs`).
+#[derive(Default)]
+pub struct Admitted(Option<Counted>);
+
+/// A request the limits counted: how to account for its answer.
+struct Counted {
+    guess_key: ClientKey,
+    allowed: Option<(LimitedAction, Allowed)>,
+    /// Held until the answer is ready: a client may have only a few secret checks in flight.
+    _slot: Option<SecretSlot>,
+}
+
+/// Applies the rate limits before a request runs: `Err` when the client is over a limit or locked
+/// out ([`limited`] is then its answer). `route` is the matched route template.
+pub fn admit(s: &AppState, route: &str, req: &Request) -> Result<Admitted, RateLimited> {
     if !s.limiter.enabled() {
-        return run(req).await;
+        return Ok(Admitted(None));
     }
     let peer = req
         .extensions()
@@ -165,40 +176,46 @@ where
         req.method()
     };
     let Some((action, guards_secrets)) = classify(method, route, key_bearer.is_some()) else {
-        return run(req).await;
+        return Ok(Admitted(None));
     };
     let ip_key: ClientKey = ip_key(ip);
     let guess_key = crate::ratelimit::guess_key(ip);
     // A client locked out for guessing gets nothing that checks a secret; and it may have only a
     // few such requests in flight, so parallel guesses cannot outrun the lockout.
-    let mut _slot = None;
-    if guards_secrets || key_bearer.is_some() {
-        if let Err(l) = s.limiter.check_lockout(&guess_key) {
-            return limited(l);
-        }
-        match s.limiter.secret_slot(&guess_key) {
-            Ok(slot) => _slot = Some(slot),
-            Err(l) => return limited(l),
-        }
-    }
+    let slot = if guards_secrets || key_bearer.is_some() {
+        s.limiter.check_lockout(&guess_key)?;
+        Some(s.limiter.secret_slot(&guess_key)?)
+    } else {
+        None
+    };
     let key = match (action, key_bearer) {
         (LimitedAction::Staff, Some(b)) => staff_key(b),
         _ => ip_key,
     };
-    let allowed = match s.limiter.check(action, &key) {
-        Ok(a) => a,
-        Err(l) => return limited(l),
-    };
+    let allowed = s.limiter.check(action, &key)?;
     metrics::counter!("trustdesk_ratelimit_decisions_total", "class" => action.name(), "decision" => "allowed")
         .increment(1);
-    let mut resp = run(req).await;
-    if resp.extensions().get::<AuthFailed>().is_some() {
-        s.limiter.record_failure(&guess_key);
+    Ok(Admitted(Some(Counted {
+        guess_key,
+        allowed: allowed.map(|a| (action, a)),
+        _slot: slot,
+    })))
+}
+
+impl Admitted {
+    /// After the request ran: counts a failed guess, adds the `RateLimit` headers and frees the
+    /// client's secret-check slot.
+    pub fn finish(self, s: &AppState, resp: &mut Response) {
+        let Some(c) = self.0 else {
+            return;
+        };
+        if resp.extensions().get::<AuthFailed>().is_some() {
+            s.limiter.record_failure(&c.guess_key);
+        }
+        if let Some((action, a)) = c.allowed {
+            set_headers(resp.headers_mut(), action, &a);
+        }
     }
-    if let Some(a) = allowed {
-        set_headers(resp.headers_mut(), action, &a);
-    }
-    resp
 }
 
 fn set_headers(h: &mut HeaderMap, action: LimitedAction, a: &Allowed) {
@@ -223,7 +240,8 @@ fn set_headers(h: &mut HeaderMap, action: LimitedAction, a: &Allowed) {
     }
 }
 
-fn limited(l: RateLimited) -> Response {
+/// The 429 answer to a refused request, with `Retry-After` and the `RateLimit` headers.
+pub fn limited(l: RateLimited) -> Response {
     metrics::counter!("trustdesk_ratelimit_decisions_total", "class" => l.action.name(), "decision" => "limited")
         .increment(1);
     // Round up: a client that waits exactly Retry-After must then be allowed.
