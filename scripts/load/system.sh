@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Whole-system load test against a release build on loopback, every figure from one run on one
+# Whole-system load test against a production build (Cargo.toml `[profile.production]`) on loopback, every figure from one run on one
 # machine, each with /healthz of the same server as its yardstick:
 #
 #   1. data ×1 (DATA sessions, reports and audit entries; 1k queued escalations):
@@ -30,11 +30,12 @@ DATA=${DATA:-20000}              # sessions, reports and audit entries at ×1
 GROWTH=${GROWTH:-10}             # the data multiplier of phase 3
 CACHE=${CACHE:-1000}             # signature cache entries: far below TOKENS
 PORT=${PORT:-18490}
+PROFILE=${PROFILE:-production}   # cargo profile: what a deployment builds (Cargo.toml)
 
 export SCRIPTS="$PWD/scripts/load"
 . "$SCRIPTS/lib.sh"
 ensure_tools
-cargo build --release --locked --quiet
+cargo build --profile "$PROFILE" --locked --quiet
 
 make_workdir
 
@@ -43,7 +44,7 @@ export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/k
   TRUSTDESK_ATTACHMENTS_DIR="$work/attachments" TRUSTDESK_BIND="127.0.0.1:$PORT" \
   TRUSTDESK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT" TRUSTDESK_RATE_LIMITS=off \
   TRUSTDESK_VERIFY_CACHE_ENTRIES="$CACHE" TRUSTDESK_MAX_CONCURRENT_REQUESTS=4096 RUST_LOG=warn
-td=./target/release/trustdesk
+td=./target/$PROFILE/trustdesk
 target="http://127.0.0.1:$PORT"
 
 start_server() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Verification load test against a release build on loopback, in one run:
+# Verification load test against a production build (Cargo.toml `[profile.production]`) on loopback, in one run:
 #   /healthz, distinct-token POST /v1/verify, distinct-token GET /v/{token}, repeated-token
 #   POST /v1/verify.
 # For each: req/s, p50, p99 (wrk), the server's CPU per request (from /proc, so wrk's own CPU is
@@ -11,6 +11,7 @@
 #
 #   scripts/load/verify.sh                    # defaults below
 #   DURATION=20 CONNS=64 scripts/load/verify.sh
+#   PROFILE=release scripts/load/verify.sh    # a plain release build of both servers instead
 #
 # Needs wrk (installed with apt-get when missing and run as root). Uses its own temporary database
 # and keys; never touches ./data or ./keys.
@@ -24,12 +25,14 @@ TOKENS=${TOKENS:-20000}        # distinct tokens issued through the API beforeha
 CACHE=${CACHE:-1000}           # signature cache entries: far below TOKENS, so distinct runs miss
 PORT=${PORT:-18480}
 ROUNDS=${ROUNDS:-5}            # alternating Trustdesk / floor rounds; single rounds differ by ±0.05, read the median
+PROFILE=${PROFILE:-production} # cargo profile of both servers: what a deployment builds (Cargo.toml)
 
 export SCRIPTS="$PWD/scripts/load"
 . "$SCRIPTS/lib.sh"
 ensure_tools
-cargo build --release --locked --quiet
-cargo build --release --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
+echo "Building both servers with --profile $PROFILE (the first build takes a while) ..." >&2
+cargo build --profile "$PROFILE" --locked --quiet
+cargo build --profile "$PROFILE" --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
 
 make_workdir
 
@@ -38,7 +41,7 @@ export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/k
   TRUSTDESK_ATTACHMENTS_DIR="$work/attachments" TRUSTDESK_BIND="127.0.0.1:$PORT" \
   TRUSTDESK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT" TRUSTDESK_RATE_LIMITS=off \
   TRUSTDESK_VERIFY_CACHE_ENTRIES="$CACHE" TRUSTDESK_MAX_CONCURRENT_REQUESTS=4096 RUST_LOG=warn
-td=./target/release/trustdesk
+td=./target/$PROFILE/trustdesk
 base="http://127.0.0.1:$PORT"
 
 $td migrate >/dev/null
@@ -78,7 +81,7 @@ curl -s "$base/metrics" | grep -E '^trustdesk_verdicts_total' >&2 || true
 # alternate Trustdesk and the floor, because this machine's speed drifts by more than the gap
 # within minutes: each round's ratio compares two runs made seconds apart.
 trustdesk=$server
-scripts/load/floor/target/release/trustdesk-load-floor "127.0.0.1:$((PORT + 1))" &
+scripts/load/floor/target/$PROFILE/trustdesk-load-floor "127.0.0.1:$((PORT + 1))" &
 floor=$!
 floor_target="http://127.0.0.1:$((PORT + 1))"
 wait_ready "$floor_target"
@@ -100,7 +103,7 @@ hit_rate=$(awk -v h=$((hits1 - hits0)) -v m=$((miss1 - miss0)) 'BEGIN {printf "%
 cpus=$(nproc)
 model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo
-echo "Machine: $cpus CPUs ($model); wrk -t$THREADS -c$CONNS, ${DURATION}s per scenario, on the same machine."
+echo "Machine: $cpus CPUs ($model); wrk -t$THREADS -c$CONNS, ${DURATION}s per scenario, on the same machine; both servers built with --profile $PROFILE."
 echo "Distinct-token runs cycle $TOKENS issued tokens through a $CACHE-entry cache: cache hit rate ${hit_rate}%."
 echo
 echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
