@@ -324,3 +324,48 @@ async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
         "shed answers are counted"
     );
 }
+
+#[tokio::test]
+async fn a_client_may_have_only_four_secret_checks_in_flight_until_they_answer() {
+    use tokio::io::AsyncWriteExt;
+    // Generous budgets: only the in-flight cap on secret-checking requests can refuse here.
+    let app = spawn_app_with(|c| c.rate_limits = "verify=1000/1s".into()).await;
+    // Four verifications (which check a secret: a session code) from one client, each held open
+    // by a body that has not finished.
+    let mut writers = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let (mut writer, reader) = tokio::io::duplex(64);
+        writer.write_all(b"{\"input\": \"").await.unwrap();
+        writers.push(writer);
+        let c = app.client.clone();
+        let url = app.url("/v1/verify");
+        held.push(tokio::spawn(async move {
+            c.post(url)
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(
+                    tokio_util::io::ReaderStream::new(reader),
+                ))
+                .send()
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let verify = || {
+        app.client
+            .post(app.url("/v1/verify"))
+            .json(&json!({"input": "not a token"}))
+            .send()
+    };
+    let r = verify().await.unwrap();
+    assert_eq!(r.status(), 429, "a fifth check while four are in flight");
+    assert_eq!(json(r).await["code"], "rate_limited");
+    // The held requests answer; their slots are given back with their answers.
+    drop(writers);
+    for h in held {
+        let r = h.await.unwrap().unwrap();
+        assert_eq!(r.status(), 400, "an unfinished body is bad JSON");
+    }
+    let r = verify().await.unwrap();
+    assert_eq!(r.status(), 200, "served again once the slots are free");
+}
