@@ -6,8 +6,8 @@
 //! because this is the verification hot path. `from_fn` clones and boxes the rest of the stack
 //! and boxes its own future on every request, and `tokio::time::timeout` registers a timer; here
 //! the route's own future is polled in place, and the timer is only armed for a request that does
-//! not finish in its first poll (a verification finishes there: it never waits). Measured in
-//! `benches/http.rs` and `scripts/load/verify.sh` (`docs/performance.md`).
+//! not finish in its first poll (a verification finishes there: it never waits). Measured under
+//! callgrind and with `scripts/load/verify.sh` (`docs/performance.md`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -215,9 +215,11 @@ where
             .into_response()));
         };
         let (mut resp, admitted) = match &mut this.run {
+            // Always `Some` here: it is only emptied when the answer is given, with `done`.
             Run::Answered(r) => (
-                r.take()
-                    .unwrap_or_else(|| ApiError::Timeout.into_response()),
+                r.take().unwrap_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("edge answer taken twice")).into_response()
+                }),
                 None,
             ),
             Run::Handling {

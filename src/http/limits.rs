@@ -145,7 +145,6 @@ fn is_staff_route(route: &str) -> bool {
 /// The limits' decision about a request, taken before it runs ([`admit`]) and applied to its
 /// answer afterwards ([`Admitted::finish`]). Two plain functions rather than one wrapping future,
 /// so the edge can run the request without boxing it (see `edge.rs`).
-#[derive(Default)]
 pub struct Admitted(Option<Counted>);
 
 /// A request the limits counted: how to account for its answer.
