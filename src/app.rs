@@ -196,7 +196,8 @@ impl App {
                     );
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     builder
-                        .timer(hyper_util::rt::TokioTimer::new())
+                        // One timer entry per connection, not one per request (see the module).
+                        .timer(http::header_timer::HeaderTimer::for_connection())
                         .header_read_timeout(header_timeout)
                         // hyper's read buffer grows to ~400 KiB on a large upload; 128 KiB
                         // reads keep an upload's memory small whatever the file size.

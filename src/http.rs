@@ -5,6 +5,7 @@ pub mod api;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod header_timer;
 pub mod i18n;
 pub mod limits;
 pub mod openapi;

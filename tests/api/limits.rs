@@ -277,6 +277,47 @@ async fn a_client_trickling_its_headers_is_disconnected() {
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
+/// The header-read timeout is one timer per connection (`http::header_timer`): each request on a
+/// keep-alive connection must still get the whole timeout from the start of its own head, and a
+/// trickle after several requests must still be cut off.
+#[tokio::test]
+async fn each_request_on_a_keep_alive_connection_gets_its_own_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|c| c.header_read_timeout_secs = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    // Four requests 600 ms apart: 2.4 s on one connection with a 1 s header timeout.
+    for i in 0..4 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("request {i}: no answer"))
+            .unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "request {i} on the kept-alive connection: {:?}",
+            String::from_utf8_lossy(&buf[..n.min(200)])
+        );
+    }
+    // Then a trickle on the same connection is cut off about a timeout later.
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "connection still open after 10 s");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "cut off {waited:?} after the trickle began"
+    );
+}
+
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_are_shed_with_503_not_queued() {
     use tokio::io::AsyncWriteExt;
