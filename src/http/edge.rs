@@ -15,7 +15,6 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::RwLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -337,15 +336,32 @@ fn new_request_id() -> HeaderValue {
 
 /// Per-route metric handles, resolved on a route's first request. Going through the registry
 /// each time meant allocating the three labels and hashing them on every request.
+///
+/// Read without a lock: the table is copied on the rare write (a route's first answer with a new
+/// method and status), so a request writes no memory that the other cores' requests also write
+/// (a read lock's counter is such memory: it moved between the cores on every request).
 #[derive(Default)]
 struct RequestMetrics {
-    routes: RwLock<HashMap<Box<str>, RouteMetrics>>,
+    routes: arc_swap::ArcSwap<RouteTable>,
 }
 
+/// Keyed by route template (ours, never a client's string), hence the fast unkeyed hasher.
+type RouteTable = HashMap<Box<str>, RouteMetrics, foldhash::fast::FixedState>;
+
+#[derive(Clone)]
 struct RouteMetrics {
     duration: Histogram,
     /// By method and status: a handful per route, so a list.
     requests: Vec<(&'static str, StatusCode, Counter)>,
+}
+
+impl RouteMetrics {
+    fn find(&self, method: &str, status: StatusCode) -> Option<&Counter> {
+        self.requests
+            .iter()
+            .find(|(m, st, _)| *m == method && *st == status)
+            .map(|(_, _, c)| c)
+    }
 }
 
 impl RequestMetrics {
@@ -353,48 +369,49 @@ impl RequestMetrics {
         // Only the standard methods get their own label: any other token a client sends counts
         // as "other", so clients cannot create series at will.
         let method = method_label(method);
-        if let Ok(routes) = self.routes.read() {
+        {
+            let routes = self.routes.load();
             if let Some(r) = routes.get(route) {
-                if let Some((_, _, c)) = r
-                    .requests
-                    .iter()
-                    .find(|(m, st, _)| *m == method && *st == status)
-                {
+                if let Some(c) = r.find(method, status) {
                     r.duration.record(seconds);
                     c.increment(1);
                     return;
                 }
             }
         }
-        let Ok(mut routes) = self.routes.write() else {
-            return;
-        };
-        let r = routes.entry(route.into()).or_insert_with(|| RouteMetrics {
-            duration: metrics::histogram!(
-                "trustdesk_http_request_duration_seconds",
-                "route" => route.to_owned()
-            ),
-            requests: Vec::new(),
+        // First answer of its kind: copy the table with the new handles in it. `rcu` retries if
+        // another request changed the table meanwhile; the registry hands out the same handles
+        // for the same labels, so a retry creates no second series.
+        let mut handles = None;
+        self.routes.rcu(|routes| {
+            let mut routes = RouteTable::clone(routes);
+            let r = routes.entry(route.into()).or_insert_with(|| RouteMetrics {
+                duration: metrics::histogram!(
+                    "trustdesk_http_request_duration_seconds",
+                    "route" => route.to_owned()
+                ),
+                requests: Vec::new(),
+            });
+            let c = match r.find(method, status) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = metrics::counter!(
+                        "trustdesk_http_requests_total",
+                        "route" => route.to_owned(),
+                        "method" => method,
+                        "status" => status.as_str().to_owned()
+                    );
+                    r.requests.push((method, status, c.clone()));
+                    c
+                }
+            };
+            handles = Some((r.duration.clone(), c));
+            routes
         });
-        let c = match r
-            .requests
-            .iter()
-            .find(|(m, st, _)| *m == method && *st == status)
-        {
-            Some((_, _, c)) => c.clone(),
-            None => {
-                let c = metrics::counter!(
-                    "trustdesk_http_requests_total",
-                    "route" => route.to_owned(),
-                    "method" => method,
-                    "status" => status.as_str().to_owned()
-                );
-                r.requests.push((method, status, c.clone()));
-                c
-            }
-        };
-        r.duration.record(seconds);
-        c.increment(1);
+        if let Some((duration, c)) = handles {
+            duration.record(seconds);
+            c.increment(1);
+        }
     }
 }
 
