@@ -30,17 +30,28 @@ pub fn verdict(kind: &str, l: Locale) -> VerdictText {
 
 /// "Only continue if this message came from …" for a genuine session.
 pub fn instruction(kind: ChannelKind, handle: &str, l: Locale) -> String {
-    let shown = display_handle(kind, handle);
-    match l {
-        Locale::En => format!(
-            "Only continue if this message came from {} {shown}. If it came from anywhere else, it is a scam.",
-            kind_name(kind, l)
+    // Written into one buffer: every genuine verdict carries this sentence.
+    let (before, after) = match l {
+        Locale::En => (
+            "Only continue if this message came from ",
+            ". If it came from anywhere else, it is a scam.",
         ),
-        Locale::ZhCn => format!(
-            "仅当此消息来自 {} {shown} 时才可继续。如果来自其他任何地方，那就是诈骗。",
-            kind_name(kind, l)
+        Locale::ZhCn => (
+            "仅当此消息来自 ",
+            " 时才可继续。如果来自其他任何地方，那就是诈骗。",
         ),
+    };
+    let name = kind_name(kind, l);
+    let mut out = String::with_capacity(before.len() + name.len() + handle.len() + after.len() + 2);
+    out.push_str(before);
+    out.push_str(name);
+    out.push(' ');
+    if at_style(kind) {
+        out.push('@');
     }
+    out.push_str(handle);
+    out.push_str(after);
+    out
 }
 
 pub fn kind_name(kind: ChannelKind, l: Locale) -> &'static str {
@@ -49,10 +60,15 @@ pub fn kind_name(kind: ChannelKind, l: Locale) -> &'static str {
 
 /// Handles of @-style networks are shown with their `@`.
 pub fn display_handle(kind: ChannelKind, handle: &str) -> String {
-    match kind {
-        ChannelKind::Telegram | ChannelKind::X => format!("@{handle}"),
-        _ => handle.to_owned(),
+    if at_style(kind) {
+        format!("@{handle}")
+    } else {
+        handle.to_owned()
     }
+}
+
+fn at_style(kind: ChannelKind) -> bool {
+    matches!(kind, ChannelKind::Telegram | ChannelKind::X)
 }
 
 pub fn check_message(result: &str, l: Locale, of: Option<&str>) -> String {
@@ -136,5 +152,37 @@ pub fn category_label(c: crate::reports::Category, l: Locale) -> &'static str {
         (AccountTakeover, Locale::ZhCn) => "我的账户被盗",
         (Other, Locale::En) => "Something else",
         (Other, Locale::ZhCn) => "其他",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sentence is assembled by hand for speed; it must read exactly as the template did.
+    #[test]
+    fn the_instruction_names_the_channel_as_users_know_it() {
+        assert_eq!(
+            instruction(ChannelKind::Telegram, "acme_support", Locale::En),
+            "Only continue if this message came from Telegram @acme_support. If it came from \
+             anywhere else, it is a scam."
+        );
+        assert_eq!(
+            instruction(ChannelKind::Email, "help@acme.example", Locale::En),
+            format!(
+                "Only continue if this message came from {} help@acme.example. If it came from \
+                 anywhere else, it is a scam.",
+                ChannelKind::Email.display_name(Locale::En)
+            )
+        );
+        assert_eq!(
+            instruction(ChannelKind::X, "acme", Locale::ZhCn),
+            format!(
+                "仅当此消息来自 {} @acme 时才可继续。如果来自其他任何地方，那就是诈骗。",
+                ChannelKind::X.display_name(Locale::ZhCn)
+            )
+        );
+        assert_eq!(display_handle(ChannelKind::X, "acme"), "@acme");
+        assert_eq!(display_handle(ChannelKind::Phone, "+15550100"), "+15550100");
     }
 }
