@@ -136,9 +136,16 @@ impl Keyring {
                 version: 1,
                 keys: Vec::new(),
             };
-            add_new_key(dir, &mut file)?;
-            write_keyring(dir, &file)?;
-            tracing::info!(keys.dir = %dir.display(), "Generated first signing key");
+            let kid = add_new_key(dir, &mut file)?;
+            // Instances sharing a keys folder may all start at once on an empty one: exactly one
+            // keyring is created, and the others drop their key and load it. (Replacing the file
+            // instead left each instance signing with its own key, one of them unknown to the
+            // rest.)
+            if create_keyring(dir, &file)? {
+                tracing::info!(keys.dir = %dir.display(), "Generated first signing key");
+            } else {
+                let _ = std::fs::remove_file(private_path(dir, &kid));
+            }
         }
         let (set, mtime) = load(dir)?;
         Ok(Keyring {
@@ -360,6 +367,37 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Creates `keyring.json` whole, unless it exists: `false` when another process (or thread)
+/// created it first. The file is written and synced under a unique temporary name, then
+/// hard-linked into place, which fails rather than replace an existing file.
+fn create_keyring(dir: &Path, file: &KeyringFile) -> Result<bool, KeyError> {
+    let path = dir.join(KEYRING_FILE);
+    let tmp = dir.join(format!(
+        ".{KEYRING_FILE}.{}.{:016x}.new",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let json = serde_json::to_vec_pretty(file)
+        .map_err(|e| KeyError::Corrupt(path.clone(), e.to_string()))?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, &path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(KeyError::Io { path, source: e }),
+    }
+}
+
 /// Atomically replaces `keyring.json` (write temp, fsync, rename, fsync folder).
 fn write_keyring(dir: &Path, file: &KeyringFile) -> Result<(), KeyError> {
     let path = dir.join(KEYRING_FILE);
@@ -381,6 +419,44 @@ fn write_keyring(dir: &Path, file: &KeyringFile) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Instances started together on an empty keys folder must end up with one shared key: a
+    /// token one of them signs has to verify on all the others.
+    #[test]
+    fn instances_starting_together_on_an_empty_folder_share_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let n = 8;
+        let barrier = std::sync::Barrier::new(n);
+        let kids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let ring = Keyring::load_or_create(&keys).unwrap();
+                        ring.current().active_kid().to_owned()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            kids.iter().all(|k| *k == kids[0]),
+            "different keys: {kids:?}"
+        );
+        let (set, _) = load(&keys).unwrap();
+        assert_eq!(set.active_kid(), kids[0]);
+        assert_eq!(set.metas().len(), 1);
+        // The keys that lost the race are not left behind.
+        let private = std::fs::read_dir(keys.join(PRIVATE_DIR)).unwrap().count();
+        assert_eq!(private, 1);
+        let stray = std::fs::read_dir(&keys)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".new"))
+            .count();
+        assert_eq!(stray, 0, "temporary keyring files left behind");
+    }
 
     #[test]
     fn first_load_creates_a_private_key_readable_only_by_its_owner() {
