@@ -51,17 +51,19 @@ AGENT_ID=$("$NEW" staff list | awk -F'\t' '$3=="ab-agent" || $2=="ab-agent" {pri
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-TRUSTDESK_BIND="127.0.0.1:$PORT" "$OLD" serve 2>"$work/old.log" &
-old=$!
-pids+=("$old")
+# NEW first: it creates the keys, which OLD then loads (builds before bb277ca could each generate
+# a different first key when started together on an empty keys folder).
 TRUSTDESK_BIND="127.0.0.1:$((PORT + 1))" "$NEW" serve 2>"$work/new.log" &
 new=$!
 pids+=("$new")
+wait_ready "$new_url"
+TRUSTDESK_BIND="127.0.0.1:$PORT" "$OLD" serve 2>"$work/old.log" &
+old=$!
+pids+=("$old")
 "$floor_bin" "127.0.0.1:$((PORT + 2))" &
 floor=$!
 pids+=("$floor")
 wait_ready "$old_url"
-wait_ready "$new_url"
 wait_ready "$floor_url"
 curl -sf -X POST "$new_url/v1/channels" -H "Authorization: Bearer $ADMIN" \
   -H 'content-type: application/json' \
