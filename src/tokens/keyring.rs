@@ -368,52 +368,60 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 }
 
 /// Creates `keyring.json` whole, unless it exists: `false` when another process (or thread)
-/// created it first. The file is written and synced under a unique temporary name, then
-/// hard-linked into place, which fails rather than replace an existing file.
+/// created it first. Hard-linking the synced temporary file into place fails rather than
+/// replace an existing file.
 fn create_keyring(dir: &Path, file: &KeyringFile) -> Result<bool, KeyError> {
     let path = dir.join(KEYRING_FILE);
-    let tmp = dir.join(format!(
-        ".{KEYRING_FILE}.{}.{:016x}.new",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let json = serde_json::to_vec_pretty(file)
-        .map_err(|e| KeyError::Corrupt(path.clone(), e.to_string()))?;
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        std::fs::hard_link(&tmp, &path)
-    })();
+    let tmp = write_synced_temp(dir, file)?;
+    let linked = std::fs::hard_link(&tmp, &path);
     let _ = std::fs::remove_file(&tmp);
-    match written {
+    match linked {
         Ok(()) => {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
+            sync_dir(dir);
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(KeyError::Io { path, source: e }),
+        Err(source) => Err(KeyError::Io { path, source }),
     }
 }
 
 /// Atomically replaces `keyring.json` (write temp, fsync, rename, fsync folder).
 fn write_keyring(dir: &Path, file: &KeyringFile) -> Result<(), KeyError> {
     let path = dir.join(KEYRING_FILE);
-    let tmp = dir.join(format!(".{KEYRING_FILE}.{}.tmp", std::process::id()));
-    let json = serde_json::to_vec_pretty(file)
-        .map_err(|e| KeyError::Corrupt(path.clone(), e.to_string()))?;
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(&json).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+    let tmp = write_synced_temp(dir, file)?;
+    if let Err(source) = std::fs::rename(&tmp, &path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(KeyError::Io { path, source });
     }
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// `file` as JSON in a temporary file of its own (unique per process and call) in `dir`, synced.
+fn write_synced_temp(dir: &Path, file: &KeyringFile) -> Result<std::path::PathBuf, KeyError> {
+    let tmp = dir.join(format!(
+        ".{KEYRING_FILE}.{}.{:016x}.new",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let json = serde_json::to_vec_pretty(file)
+        .map_err(|e| KeyError::Corrupt(dir.join(KEYRING_FILE), e.to_string()))?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&json)?;
+        f.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(KeyError::Io { path: tmp, source });
+    }
+    Ok(tmp)
+}
+
+fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 #[cfg(test)]
