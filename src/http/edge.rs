@@ -434,6 +434,28 @@ fn method_label(m: &Method) -> &'static str {
 mod tests {
     use super::*;
 
+    /// The copy-on-write table: a new kind of answer is added without losing the ones before it,
+    /// and a kind seen before is found on the lock-free read.
+    #[test]
+    fn request_metrics_keep_every_route_method_and_status_seen() {
+        let m = RequestMetrics::default();
+        m.record("/v1/verify", &Method::POST, StatusCode::OK, 0.001);
+        m.record("/v1/verify", &Method::POST, StatusCode::BAD_REQUEST, 0.001);
+        m.record("/healthz", &Method::GET, StatusCode::OK, 0.001);
+        m.record("/v1/verify", &Method::POST, StatusCode::OK, 0.001);
+        let table = m.routes.load();
+        let verify = table.get("/v1/verify").expect("route kept");
+        assert_eq!(verify.requests.len(), 2, "one entry per method and status");
+        assert!(verify.find("POST", StatusCode::OK).is_some());
+        assert!(verify.find("POST", StatusCode::BAD_REQUEST).is_some());
+        assert!(verify.find("GET", StatusCode::OK).is_none());
+        assert!(table
+            .get("/healthz")
+            .and_then(|r| r.find("GET", StatusCode::OK))
+            .is_some());
+        assert_eq!(table.len(), 2);
+    }
+
     #[test]
     fn extension_methods_share_one_label() {
         let m = Method::from_bytes(b"FROB").expect("a valid token");
