@@ -13,7 +13,6 @@
 //! on an idle server with 20 000 unexpired revocations (`scripts/load/system.sh`, data ×10); now
 //! 0.2 %.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
@@ -41,21 +40,71 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 /// entries (which walks the whole index).
 pub const FULL_PASS_SECS: i64 = 60;
 
+/// One session, in one allocation: the id and the three fields a token must agree with sit back
+/// to back in `text`, so a lookup touches the table slot and one string rather than four
+/// separately allocated ones (each a likely cache miss: the index is far larger than the cache,
+/// and a wave of distinct tokens hits it at random).
 #[derive(Clone, Debug)]
 struct Entry {
-    agent_id: Box<str>,
-    channel_kind: Box<str>,
-    channel_value: Box<str>,
+    /// `jti`, `agent_id`, `channel_kind`, `channel_value`, concatenated.
+    text: Box<str>,
+    /// Where the first three end in `text`.
+    ends: [u32; 3],
     expires_at: UnixTime,
     revoked_at: Option<UnixTime>,
 }
 
 impl Entry {
+    /// `None` only for fields of 4 GiB or more, which no database row holds.
+    fn new(row: LiveSessionRow) -> Option<Entry> {
+        let mut text = String::with_capacity(
+            row.jti.len() + row.agent_id.len() + row.channel_kind.len() + row.channel_value.len(),
+        );
+        let mut ends = [0u32; 3];
+        for (end, part) in ends
+            .iter_mut()
+            .zip([&row.jti, &row.agent_id, &row.channel_kind])
+        {
+            text.push_str(part);
+            *end = u32::try_from(text.len()).ok()?;
+        }
+        text.push_str(&row.channel_value);
+        u32::try_from(text.len()).ok()?;
+        Some(Entry {
+            text: text.into_boxed_str(),
+            ends,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.text.len(), |&e| e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    fn jti(&self) -> &str {
+        self.part(0)
+    }
+
+    fn agent_id(&self) -> &str {
+        self.part(1)
+    }
+
+    fn channel_kind(&self) -> &str {
+        self.part(2)
+    }
+
+    fn channel_value(&self) -> &str {
+        self.part(3)
+    }
+
     /// Whether upserting `row` would change nothing.
     fn holds(&self, row: &LiveSessionRow) -> bool {
-        *self.agent_id == *row.agent_id
-            && *self.channel_kind == *row.channel_kind
-            && *self.channel_value == *row.channel_value
+        self.agent_id() == row.agent_id
+            && self.channel_kind() == row.channel_kind
+            && self.channel_value() == row.channel_value
             && self.expires_at == row.expires_at
             && (self.revoked_at.is_some() || row.revoked_at.is_none())
     }
@@ -77,10 +126,53 @@ pub enum Lookup {
 /// Session ids with what is needed to match a token to its session. Bounded by the sessions
 /// issued in the last `max_ttl + RETENTION_SECS`; expired entries are pruned every
 /// [`FULL_PASS_SECS`] seconds.
-/// Session id → what the index knows. Looked up on every verification; the ids looked up come
-/// from validly signed tokens and the stored ones are ours, so foldhash (seeded per process)
-/// replaces SipHash's flooding resistance at a fraction of the cost.
-type SessionMap = HashMap<Box<str>, Entry, foldhash::fast::RandomState>;
+///
+/// Looked up on every verification. The ids looked up come from validly signed tokens and the
+/// stored ones are ours, so foldhash (seeded per process) replaces SipHash's flooding resistance
+/// at a fraction of the cost. A `HashTable` because the key lives inside the entry's one string.
+#[derive(Default)]
+struct SessionMap {
+    table: hashbrown::HashTable<Entry>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl SessionMap {
+    fn hash(&self, jti: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, jti)
+    }
+
+    fn get(&self, jti: &str) -> Option<&Entry> {
+        self.table.find(self.hash(jti), |e| e.jti() == jti)
+    }
+
+    fn get_mut(&mut self, jti: &str) -> Option<&mut Entry> {
+        let hash = self.hash(jti);
+        self.table.find_mut(hash, |e| e.jti() == jti)
+    }
+
+    fn insert(&mut self, entry: Entry) {
+        let hash = self.hash(entry.jti());
+        let hasher = &self.hasher;
+        match self.table.entry(
+            hash,
+            |e| e.jti() == entry.jti(),
+            |e| std::hash::BuildHasher::hash_one(hasher, e.jti()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = entry,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(entry);
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&mut Entry) -> bool) {
+        self.table.retain(keep);
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+}
 
 pub struct LiveSessions {
     map: RwLock<SessionMap>,
@@ -146,7 +238,7 @@ impl LiveSessions {
                 upsert(&mut map, row);
             }
             if full {
-                map.retain(|_, e| e.expires_at + RETENTION_SECS > started);
+                map.retain(|e| e.expires_at + RETENTION_SECS > started);
             }
         }
         if full {
@@ -238,25 +330,22 @@ pub fn matches_row(row: &LiveSessionRow, info: &SessionInfo) -> bool {
 }
 
 fn matches(e: &Entry, info: &SessionInfo) -> bool {
-    *e.agent_id == *info.agent_id
-        && *e.channel_kind == *info.channel_kind.as_str()
-        && *e.channel_value == *info.channel_handle
+    e.agent_id() == info.agent_id
+        && e.channel_kind() == info.channel_kind.as_str()
+        && e.channel_value() == info.channel_handle
         && e.expires_at == info.expires_at
 }
 
 fn upsert(map: &mut SessionMap, row: LiveSessionRow) {
     let known_revoked = map.get(row.jti.as_str()).and_then(|e| e.revoked_at);
-    map.insert(
-        row.jti.into_boxed_str(),
-        Entry {
-            agent_id: row.agent_id.into_boxed_str(),
-            channel_kind: row.channel_kind.into_boxed_str(),
-            channel_value: row.channel_value.into_boxed_str(),
-            expires_at: row.expires_at,
-            // A revocation is final: a row read before the revocation committed never un-revokes.
-            revoked_at: row.revoked_at.or(known_revoked),
-        },
-    );
+    let Some(mut entry) = Entry::new(row) else {
+        // Not representable (a field of 4 GiB): left out, so the session is looked up in the
+        // database when a token names it, like any session this index lacks.
+        return;
+    };
+    // A revocation is final: a row read before the revocation committed never un-revokes.
+    entry.revoked_at = entry.revoked_at.or(known_revoked);
+    map.insert(entry);
 }
 
 #[cfg(test)]
@@ -313,6 +402,38 @@ mod tests {
             revoked_at: None,
         });
         assert_eq!(live.lookup(&s), Lookup::Revoked);
+    }
+
+    /// The four fields share one string: where one ends and the next begins is kept, so ids and
+    /// fields that concatenate alike are not confused.
+    #[test]
+    fn fields_sharing_one_string_stay_apart() {
+        let live = LiveSessions::default();
+        let row = |jti: &str, agent: &str| LiveSessionRow {
+            jti: jti.into(),
+            agent_id: agent.into(),
+            channel_kind: "telegram".into(),
+            channel_value: "acme_support".into(),
+            expires_at: 1_600,
+            revoked_at: None,
+        };
+        live.note_row(row("s-1", "agent-1"));
+        live.note_row(row("s-", "1agent-1"));
+        let e = live.read_entry("s-1").unwrap();
+        assert_eq!(
+            (e.jti(), e.agent_id(), e.channel_kind(), e.channel_value()),
+            ("s-1", "agent-1", "telegram", "acme_support")
+        );
+        assert_eq!(live.read_entry("s-").unwrap().agent_id(), "1agent-1");
+        assert!(live.read_entry("s").is_none());
+        assert_eq!(live.len(), 2);
+        // Upserting the same id replaces its entry rather than adding one.
+        live.note_row(LiveSessionRow {
+            revoked_at: Some(1_100),
+            ..row("s-1", "agent-1")
+        });
+        assert_eq!(live.len(), 2);
+        assert_eq!(live.read_entry("s-1").unwrap().revoked_at, Some(1_100));
     }
 
     #[test]

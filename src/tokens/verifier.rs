@@ -154,20 +154,21 @@ impl Verifier {
         // The key guard lives in this block only: it must not cross the awaits below.
         {
             let keys = self.keys.load();
-            let mut to_check: Vec<(usize, &str, Digest32)> = Vec::new();
+            let mut to_check: Vec<(usize, &str, Digest32, bool)> = Vec::new();
             for (i, p) in presented.iter().enumerate() {
                 if let Presented::Token(t) = p {
                     let digest = digest(t);
-                    match self.cached(&keys, &digest, at) {
+                    let seen = self.seen.check_and_mark(&digest);
+                    match self.cached(&keys, &digest, seen, at) {
                         Some(r) => signed[i] = Some(r),
-                        None => to_check.push((i, t, digest)),
+                        None => to_check.push((i, t, digest, seen)),
                     }
                 }
             }
-            let tokens: Vec<&str> = to_check.iter().map(|(_, t, _)| *t).collect();
+            let tokens: Vec<&str> = to_check.iter().map(|(_, t, _, _)| *t).collect();
             let results = check_signatures(&**keys, &self.settings.issuer, &tokens, at);
-            for ((i, _, digest), r) in to_check.into_iter().zip(results) {
-                signed[i] = Some(self.remember(digest, r, at));
+            for ((i, _, digest, seen), r) in to_check.into_iter().zip(results) {
+                signed[i] = Some(self.remember(digest, r, seen, at));
             }
         }
 
@@ -193,20 +194,32 @@ impl Verifier {
         at: UnixTime,
     ) -> Result<Arc<SignedSession>, Rejected> {
         let digest = digest(token);
-        if let Some(hit) = self.cached(keys, &digest, at) {
+        let seen = self.seen.check_and_mark(&digest);
+        if let Some(hit) = self.cached(keys, &digest, seen, at) {
             return hit;
         }
         let r = check_signature(keys, &self.settings.issuer, token, at);
-        self.remember(digest, r, at)
+        self.remember(digest, r, seen, at)
     }
 
+    /// The cached outcome for a token's digest, if any. `seen` is what the doorkeeper said of
+    /// this sighting: a token it has not seen since its slot was last taken is in neither cache
+    /// (both are filled only by sightings it marks), so a wave of distinct tokens skips both
+    /// lookups. A slot taken by another token in between only costs a signature check.
     fn cached(
         &self,
         keys: &KeySet,
         digest: &Digest32,
+        seen: bool,
         at: UnixTime,
     ) -> Option<Result<Arc<SignedSession>, Rejected>> {
         use super::KeyLookup as _;
+        if !seen {
+            if self.signed.is_some() {
+                CACHE_LOOKUPS.increment("miss");
+            }
+            return None;
+        }
         if self.forged.as_ref().is_some_and(|c| c.contains_key(digest)) {
             return Some(Err(Rejected::Forged(ForgeryReason::BadSignature)));
         }
@@ -232,20 +245,21 @@ impl Verifier {
         })
     }
 
-    /// Caches a valid signature (from its second sighting) until its token expires, and a bad
-    /// signature for a while; every other outcome (unknown key, malformed) is cheap to recompute
-    /// and is not kept.
+    /// Caches a valid signature (from its second sighting: `seen`) until its token expires, and
+    /// a bad signature for a while; every other outcome (unknown key, malformed) is cheap to
+    /// recompute and is not kept.
     fn remember(
         &self,
         digest: Digest32,
         r: Result<SignedSession, Rejected>,
+        seen: bool,
         at: UnixTime,
     ) -> Result<Arc<SignedSession>, Rejected> {
         match r {
             Ok(s) => {
                 let s = Arc::new(s);
                 if let Some(c) = &self.signed {
-                    if s.info.expires_at > at && self.seen.check_and_mark(&digest) {
+                    if s.info.expires_at > at && seen {
                         c.insert(digest, s.clone());
                     }
                 }
@@ -398,25 +412,34 @@ mod tests {
             })
         };
         let d = digest("v4.public.example");
-        // The doorkeeper admits a token on its second sighting.
-        v.remember(d, signed(), at).unwrap();
+        let key_set = keys.current();
+        // The doorkeeper admits a token on its second sighting; the first skips the caches.
+        let seen = v.seen.check_and_mark(&d);
+        assert!(!seen);
+        assert!(v.cached(&key_set, &d, seen, at).is_none());
+        v.remember(d, signed(), seen, at).unwrap();
         assert_eq!(v.cached_signatures(), 0);
-        v.remember(d, signed(), at).unwrap();
+        let seen = v.seen.check_and_mark(&d);
+        assert!(seen);
+        assert!(v.cached(&key_set, &d, seen, at).is_none());
+        v.remember(d, signed(), seen, at).unwrap();
         assert_eq!(v.cached_signatures(), 1);
 
-        let key_set = keys.current();
-        assert!(matches!(v.cached(&key_set, &d, at + 59), Some(Ok(_))));
-        assert!(v.cached(&key_set, &d, at + 60).is_none());
+        assert!(matches!(v.cached(&key_set, &d, true, at + 59), Some(Ok(_))));
+        assert!(
+            v.cached(&key_set, &d, false, at + 59).is_none(),
+            "a sighting the doorkeeper does not know skips the caches"
+        );
+        assert!(v.cached(&key_set, &d, true, at + 60).is_none());
         assert_eq!(v.cached_signatures(), 0, "the expired entry was removed");
         assert!(
-            v.cached(&key_set, &d, at).is_none(),
+            v.cached(&key_set, &d, true, at).is_none(),
             "and is not found again"
         );
 
         // A token remembered at or past its expiry is not cached at all.
         let late = digest("v4.public.late");
-        v.remember(late, signed(), at + 60).unwrap();
-        v.remember(late, signed(), at + 60).unwrap();
+        v.remember(late, signed(), true, at + 60).unwrap();
         assert_eq!(v.cached_signatures(), 0);
     }
 }
