@@ -15,18 +15,20 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use metrics::{Counter, Histogram};
+use metrics::Counter;
 use tower::{Layer, Service};
 
 use super::error::ApiError;
 use super::limits::{self, Admitted};
 use super::state::AppState;
+use crate::telemetry::histogram::{self, Histogram};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -316,8 +318,7 @@ impl Done {
             }
         });
         let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
-        edge.metrics
-            .record(route, &self.method, status, elapsed.as_secs_f64());
+        edge.metrics.record(route, &self.method, status, elapsed);
         resp
     }
 }
@@ -350,7 +351,9 @@ type RouteTable = HashMap<Box<str>, RouteMetrics, foldhash::fast::FixedState>;
 
 #[derive(Clone)]
 struct RouteMetrics {
-    duration: Histogram,
+    /// Our own histogram, not the exporter's (see [`histogram`]); rendered by
+    /// [`Edge::render_durations`].
+    duration: Arc<Histogram>,
     /// By method and status: a handful per route, so a list.
     requests: Vec<(&'static str, StatusCode, Counter)>,
 }
@@ -365,7 +368,7 @@ impl RouteMetrics {
 }
 
 impl RequestMetrics {
-    fn record(&self, route: &str, method: &Method, status: StatusCode, seconds: f64) {
+    fn record(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
         // Only the standard methods get their own label: any other token a client sends counts
         // as "other", so clients cannot create series at will.
         let method = method_label(method);
@@ -373,7 +376,7 @@ impl RequestMetrics {
             let routes = self.routes.load();
             if let Some(r) = routes.get(route) {
                 if let Some(c) = r.find(method, status) {
-                    r.duration.record(seconds);
+                    r.duration.record(elapsed);
                     c.increment(1);
                     return;
                 }
@@ -386,10 +389,7 @@ impl RequestMetrics {
         self.routes.rcu(|routes| {
             let mut routes = RouteTable::clone(routes);
             let r = routes.entry(route.into()).or_insert_with(|| RouteMetrics {
-                duration: metrics::histogram!(
-                    "trustdesk_http_request_duration_seconds",
-                    "route" => route.to_owned()
-                ),
+                duration: Arc::default(),
                 requests: Vec::new(),
             });
             let c = match r.find(method, status) {
@@ -409,8 +409,34 @@ impl RequestMetrics {
             routes
         });
         if let Some((duration, c)) = handles {
-            duration.record(seconds);
+            duration.record(elapsed);
             c.increment(1);
+        }
+    }
+}
+
+impl Edge {
+    /// Appends `trustdesk_http_request_duration_seconds` (one histogram per route template) to
+    /// the Prometheus text of `/metrics`.
+    pub fn render_durations(&self, out: &mut String) {
+        const NAME: &str = "trustdesk_http_request_duration_seconds";
+        let routes = self.metrics.routes.load();
+        let mut names: Vec<&str> = routes.keys().map(|r| &**r).collect();
+        if names.is_empty() {
+            return;
+        }
+        names.sort_unstable();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str("# TYPE ");
+        out.push_str(NAME);
+        out.push_str(" histogram\n");
+        for name in names {
+            if let Some(r) = routes.get(name) {
+                let labels = format!("route=\"{}\"", histogram::label_value(name));
+                r.duration.render(out, NAME, &labels);
+            }
         }
     }
 }
@@ -436,13 +462,15 @@ mod tests {
 
     /// The copy-on-write table: a new kind of answer is added without losing the ones before it,
     /// and a kind seen before is found on the lock-free read.
+    const MS: Duration = Duration::from_millis(1);
+
     #[test]
     fn request_metrics_keep_every_route_method_and_status_seen() {
         let m = RequestMetrics::default();
-        m.record("/v1/verify", &Method::POST, StatusCode::OK, 0.001);
-        m.record("/v1/verify", &Method::POST, StatusCode::BAD_REQUEST, 0.001);
-        m.record("/healthz", &Method::GET, StatusCode::OK, 0.001);
-        m.record("/v1/verify", &Method::POST, StatusCode::OK, 0.001);
+        m.record("/v1/verify", &Method::POST, StatusCode::OK, MS);
+        m.record("/v1/verify", &Method::POST, StatusCode::BAD_REQUEST, MS);
+        m.record("/healthz", &Method::GET, StatusCode::OK, MS);
+        m.record("/v1/verify", &Method::POST, StatusCode::OK, MS);
         let table = m.routes.load();
         let verify = table.get("/v1/verify").expect("route kept");
         assert_eq!(verify.requests.len(), 2, "one entry per method and status");
@@ -454,6 +482,40 @@ mod tests {
             .and_then(|r| r.find("GET", StatusCode::OK))
             .is_some());
         assert_eq!(table.len(), 2);
+        // Every answer is timed in its route's histogram, whatever its method and status.
+        assert_eq!(verify.duration.snapshot().count, 3);
+    }
+
+    #[test]
+    fn durations_render_as_one_histogram_per_route() {
+        let edge = Edge::new(8, false);
+        let mut out = String::new();
+        edge.render_durations(&mut out);
+        assert_eq!(out, "", "nothing before the first request");
+        edge.metrics
+            .record("/v1/verify", &Method::POST, StatusCode::OK, MS);
+        edge.metrics
+            .record("/v/{token}", &Method::GET, StatusCode::OK, MS * 30);
+        let mut out = String::from("trustdesk_verdicts_total{verdict=\"genuine\"} 1");
+        edge.render_durations(&mut out);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[1],
+            "# TYPE trustdesk_http_request_duration_seconds histogram"
+        );
+        assert_eq!(
+            out.matches("# TYPE").count(),
+            1,
+            "one TYPE line for all routes"
+        );
+        assert!(lines.contains(
+            &r#"trustdesk_http_request_duration_seconds_bucket{route="/v1/verify",le="0.001"} 1"#
+        ));
+        assert!(lines.contains(
+            &r#"trustdesk_http_request_duration_seconds_bucket{route="/v/{token}",le="0.025"} 0"#
+        ));
+        assert!(lines
+            .contains(&r#"trustdesk_http_request_duration_seconds_count{route="/v/{token}"} 1"#));
     }
 
     #[test]

@@ -47,10 +47,12 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     if let Ok(n) = s.store.count_breached(crate::types::now()).await {
         metrics::gauge!("trustdesk_escalations_sla_breached").set(n as f64);
     }
+    let mut text = s.metrics.render();
+    s.edge.render_durations(&mut text);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
+        text,
     )
 }
 

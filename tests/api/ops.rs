@@ -72,6 +72,18 @@ async fn metrics_count_requests_verdicts_and_sessions() {
         assert!(text.contains(needle), "metrics lack {needle}");
     }
     assert!(!text.contains("v4.public."), "no token in metrics");
+    // This instance's request durations: both verifications, in one histogram for the route.
+    assert_eq!(
+        text.matches("# TYPE trustdesk_http_request_duration_seconds histogram")
+            .count(),
+        1
+    );
+    for line in [
+        r#"trustdesk_http_request_duration_seconds_count{route="/v1/verify"} 2"#,
+        r#"trustdesk_http_request_duration_seconds_bucket{route="/v1/verify",le="+Inf"} 2"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "metrics lack {line}");
+    }
 }
 
 #[tokio::test]
