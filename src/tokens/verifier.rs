@@ -60,28 +60,33 @@ pub struct Verifier {
 }
 
 /// Direct-mapped "seen recently" filter: 64k slots holding a 64-bit tag of a token's hash
-/// (512 KiB, fixed). A collision only delays caching by a sighting; it never changes a verdict.
-struct Doorkeeper(Box<[std::sync::atomic::AtomicU64]>);
+/// (512 KiB, fixed). A collision only delays or advances caching by a sighting; it never changes
+/// a verdict. So the hash need not resist collisions: foldhash (seeded per process), which lets a
+/// token's first sighting skip the cache key's SHA-256 too.
+struct Doorkeeper {
+    slots: Box<[std::sync::atomic::AtomicU64]>,
+    hasher: foldhash::fast::RandomState,
+}
 
 impl Doorkeeper {
     const SLOTS: usize = 1 << 16;
 
     fn new() -> Doorkeeper {
-        Doorkeeper(
-            (0..Self::SLOTS)
+        Doorkeeper {
+            slots: (0..Self::SLOTS)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
-        )
+            hasher: foldhash::fast::RandomState::default(),
+        }
     }
 
-    /// Whether `digest` was seen since its slot was last overwritten; marks it seen.
-    fn check_and_mark(&self, digest: &Digest32) -> bool {
+    /// Whether `token` was seen since its slot was last overwritten; marks it seen.
+    fn check_and_mark(&self, token: &str) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        let slot = usize::from(u16::from_le_bytes([digest[0], digest[1]]));
-        let mut tag = [0u8; 8];
-        tag.copy_from_slice(&digest[8..16]);
-        let tag = u64::from_le_bytes(tag) | 1;
-        self.0[slot].swap(tag, Relaxed) == tag
+        let h = std::hash::BuildHasher::hash_one(&self.hasher, token.as_bytes());
+        let slot = (h as usize) & (Self::SLOTS - 1);
+        let tag = (h >> 16) | 1;
+        self.slots[slot].swap(tag, Relaxed) == tag
     }
 }
 
@@ -154,21 +159,23 @@ impl Verifier {
         // The key guard lives in this block only: it must not cross the awaits below.
         {
             let keys = self.keys.load();
-            let mut to_check: Vec<(usize, &str, Digest32, bool)> = Vec::new();
+            // Each token with its cache key, when it has one (see `signed_session`).
+            let mut to_check: Vec<(usize, &str, Option<Digest32>)> = Vec::new();
             for (i, p) in presented.iter().enumerate() {
                 if let Presented::Token(t) = p {
-                    let digest = digest(t);
-                    let seen = self.seen.check_and_mark(&digest);
-                    match self.cached(&keys, &digest, seen, at) {
-                        Some(r) => signed[i] = Some(r),
-                        None => to_check.push((i, t, digest, seen)),
+                    match self.sighting(t) {
+                        Some(digest) => match self.cached(&keys, &digest, at) {
+                            Some(r) => signed[i] = Some(r),
+                            None => to_check.push((i, t, Some(digest))),
+                        },
+                        None => to_check.push((i, t, None)),
                     }
                 }
             }
-            let tokens: Vec<&str> = to_check.iter().map(|(_, t, _, _)| *t).collect();
+            let tokens: Vec<&str> = to_check.iter().map(|(_, t, _)| *t).collect();
             let results = check_signatures(&**keys, &self.settings.issuer, &tokens, at);
-            for ((i, _, digest, seen), r) in to_check.into_iter().zip(results) {
-                signed[i] = Some(self.remember(digest, r, seen, at));
+            for ((i, token, digest), r) in to_check.into_iter().zip(results) {
+                signed[i] = Some(self.remember(token, digest, r, at));
             }
         }
 
@@ -193,33 +200,40 @@ impl Verifier {
         token: &str,
         at: UnixTime,
     ) -> Result<Arc<SignedSession>, Rejected> {
-        let digest = digest(token);
-        let seen = self.seen.check_and_mark(&digest);
-        if let Some(hit) = self.cached(keys, &digest, seen, at) {
-            return hit;
+        let digest = self.sighting(token);
+        if let Some(d) = &digest {
+            if let Some(hit) = self.cached(keys, d, at) {
+                return hit;
+            }
         }
         let r = check_signature(keys, &self.settings.issuer, token, at);
-        self.remember(digest, r, seen, at)
+        self.remember(token, digest, r, at)
     }
 
-    /// The cached outcome for a token's digest, if any. `seen` is what the doorkeeper said of
-    /// this sighting: a token it has not seen since its slot was last taken is in neither cache
-    /// (both are filled only by sightings it marks), so a wave of distinct tokens skips both
-    /// lookups. A slot taken by another token in between only costs a signature check.
+    /// The doorkeeper's word on this sighting of `token`: its cache key if it was seen before,
+    /// `None` for a first sighting (or with the caches off). A token the doorkeeper has not seen
+    /// since its slot was last taken is in neither cache, which are filled only by sightings it
+    /// marks (and by forgeries, which it marks too), so a wave of distinct tokens costs neither
+    /// the cache key's SHA-256 nor the lookups. A slot taken by another token in between only
+    /// costs a signature check.
+    fn sighting(&self, token: &str) -> Option<Digest32> {
+        self.signed.as_ref()?;
+        if self.seen.check_and_mark(token) {
+            Some(digest(token))
+        } else {
+            CACHE_LOOKUPS.increment("miss");
+            None
+        }
+    }
+
+    /// The cached outcome for a token's cache key, if any.
     fn cached(
         &self,
         keys: &KeySet,
         digest: &Digest32,
-        seen: bool,
         at: UnixTime,
     ) -> Option<Result<Arc<SignedSession>, Rejected>> {
         use super::KeyLookup as _;
-        if !seen {
-            if self.signed.is_some() {
-                CACHE_LOOKUPS.increment("miss");
-            }
-            return None;
-        }
         if self.forged.as_ref().is_some_and(|c| c.contains_key(digest)) {
             return Some(Err(Rejected::Forged(ForgeryReason::BadSignature)));
         }
@@ -245,22 +259,22 @@ impl Verifier {
         })
     }
 
-    /// Caches a valid signature (from its second sighting: `seen`) until its token expires, and
-    /// a bad signature for a while; every other outcome (unknown key, malformed) is cheap to
-    /// recompute and is not kept.
+    /// Caches a valid signature from its second sighting (when [`Verifier::sighting`] gave a
+    /// cache key) until its token expires, and a bad signature from its first sighting for a
+    /// while; every other outcome (unknown key, malformed) is cheap to recompute and is not kept.
     fn remember(
         &self,
-        digest: Digest32,
+        token: &str,
+        key: Option<Digest32>,
         r: Result<SignedSession, Rejected>,
-        seen: bool,
         at: UnixTime,
     ) -> Result<Arc<SignedSession>, Rejected> {
         match r {
             Ok(s) => {
                 let s = Arc::new(s);
-                if let Some(c) = &self.signed {
-                    if s.info.expires_at > at && seen {
-                        c.insert(digest, s.clone());
+                if let (Some(c), Some(key)) = (&self.signed, key) {
+                    if s.info.expires_at > at {
+                        c.insert(key, s.clone());
                     }
                 }
                 Ok(s)
@@ -268,7 +282,7 @@ impl Verifier {
             Err(v) => {
                 if let (Some(c), Rejected::Forged(ForgeryReason::BadSignature)) = (&self.forged, &v)
                 {
-                    c.insert(digest, ());
+                    c.insert(key.unwrap_or_else(|| digest(token)), ());
                 }
                 Err(v)
             }
@@ -368,13 +382,12 @@ mod tests {
     #[test]
     fn the_doorkeeper_admits_a_token_on_its_second_sighting() {
         let d = Doorkeeper::new();
-        let a = digest("v4.public.a");
-        let b = digest("v4.public.b");
-        assert!(!d.check_and_mark(&a));
-        assert!(!d.check_and_mark(&b));
-        assert!(d.check_and_mark(&a));
-        assert!(d.check_and_mark(&a));
-        assert!(d.check_and_mark(&b));
+        let (a, b) = ("v4.public.a", "v4.public.b");
+        assert!(!d.check_and_mark(a));
+        assert!(!d.check_and_mark(b));
+        assert!(d.check_and_mark(a));
+        assert!(d.check_and_mark(a));
+        assert!(d.check_and_mark(b));
     }
 
     /// A cached signature never outlives its token: met at or past the token's expiry, the entry
@@ -411,35 +424,72 @@ mod tests {
                 info: info.clone(),
             })
         };
-        let d = digest("v4.public.example");
+        let token = "v4.public.example";
+        let d = digest(token);
         let key_set = keys.current();
-        // The doorkeeper admits a token on its second sighting; the first skips the caches.
-        let seen = v.seen.check_and_mark(&d);
-        assert!(!seen);
-        assert!(v.cached(&key_set, &d, seen, at).is_none());
-        v.remember(d, signed(), seen, at).unwrap();
+        // The doorkeeper admits a token on its second sighting: the first gets no cache key.
+        assert_eq!(v.sighting(token), None);
+        v.remember(token, None, signed(), at).unwrap();
         assert_eq!(v.cached_signatures(), 0);
-        let seen = v.seen.check_and_mark(&d);
-        assert!(seen);
-        assert!(v.cached(&key_set, &d, seen, at).is_none());
-        v.remember(d, signed(), seen, at).unwrap();
+        assert_eq!(v.sighting(token), Some(d));
+        assert!(v.cached(&key_set, &d, at).is_none());
+        v.remember(token, Some(d), signed(), at).unwrap();
         assert_eq!(v.cached_signatures(), 1);
 
-        assert!(matches!(v.cached(&key_set, &d, true, at + 59), Some(Ok(_))));
-        assert!(
-            v.cached(&key_set, &d, false, at + 59).is_none(),
-            "a sighting the doorkeeper does not know skips the caches"
-        );
-        assert!(v.cached(&key_set, &d, true, at + 60).is_none());
+        assert!(matches!(v.cached(&key_set, &d, at + 59), Some(Ok(_))));
+        assert!(v.cached(&key_set, &d, at + 60).is_none());
         assert_eq!(v.cached_signatures(), 0, "the expired entry was removed");
         assert!(
-            v.cached(&key_set, &d, true, at).is_none(),
+            v.cached(&key_set, &d, at).is_none(),
             "and is not found again"
         );
 
         // A token remembered at or past its expiry is not cached at all.
-        let late = digest("v4.public.late");
-        v.remember(late, signed(), true, at + 60).unwrap();
+        let late = "v4.public.late";
+        v.remember(late, Some(digest(late)), signed(), at + 60)
+            .unwrap();
         assert_eq!(v.cached_signatures(), 0);
+    }
+
+    /// A bad signature is remembered from its first sighting (under its SHA-256, computed then),
+    /// and found from its second; the caches off, nothing is hashed or kept.
+    #[tokio::test]
+    async fn a_forgery_is_remembered_from_its_first_sighting() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = crate::storage::open(&url).await.unwrap();
+        let keys = Arc::new(Keyring::load_or_create(&dir.path().join("keys")).unwrap());
+        let live = Arc::new(LiveSessions::load(store.as_ref()).await.unwrap());
+        let settings = Arc::new(TokenSettings {
+            issuer: "https://trustdesk.test".into(),
+            default_ttl_secs: 600,
+            max_ttl_secs: 3600,
+            clock_skew_secs: 0,
+        });
+        let bad = || Err(Rejected::Forged(ForgeryReason::BadSignature));
+        let token = "v4.public.forged";
+        let at = now();
+        let key_set = keys.current();
+
+        let v = Verifier::new(
+            settings.clone(),
+            keys.clone(),
+            store.clone(),
+            live.clone(),
+            16,
+        );
+        assert_eq!(v.sighting(token), None);
+        assert!(v.remember(token, None, bad(), at).is_err());
+        let d = v.sighting(token).expect("seen once already");
+        assert!(matches!(
+            v.cached(&key_set, &d, at),
+            Some(Err(Rejected::Forged(ForgeryReason::BadSignature)))
+        ));
+
+        let off = Verifier::new(settings, keys.clone(), store, live, 0);
+        assert_eq!(off.sighting(token), None);
+        assert_eq!(off.sighting(token), None, "no cache, no cache key");
+        assert!(off.remember(token, None, bad(), at).is_err());
+        assert_eq!(off.cached_signatures(), 0);
     }
 }
