@@ -390,10 +390,14 @@ mod tests {
         assert!(d.check_and_mark(b));
     }
 
-    /// A cached signature never outlives its token: met at or past the token's expiry, the entry
-    /// is removed and the lookup misses (the verdict is then `expired` from the signature check).
-    #[tokio::test]
-    async fn a_cached_signature_met_past_its_expiry_is_dropped_not_used() {
+    /// What a verifier is built from, on a fresh SQLite store kept alive by the directory.
+    async fn parts() -> (
+        tempfile::TempDir,
+        Arc<dyn Store>,
+        Arc<Keyring>,
+        Arc<LiveSessions>,
+        Arc<TokenSettings>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let store = crate::storage::open(&url).await.unwrap();
@@ -405,6 +409,14 @@ mod tests {
             max_ttl_secs: 3600,
             clock_skew_secs: 0,
         });
+        (dir, store, keys, live, settings)
+    }
+
+    /// A cached signature never outlives its token: met at or past the token's expiry, the entry
+    /// is removed and the lookup misses (the verdict is then `expired` from the signature check).
+    #[tokio::test]
+    async fn a_cached_signature_met_past_its_expiry_is_dropped_not_used() {
+        let (_dir, store, keys, live, settings) = parts().await;
         let v = Verifier::new(settings, keys.clone(), store, live, 16);
         let at = now();
         let info = Arc::new(crate::tokens::SessionInfo {
@@ -455,17 +467,7 @@ mod tests {
     /// and found from its second; the caches off, nothing is hashed or kept.
     #[tokio::test]
     async fn a_forgery_is_remembered_from_its_first_sighting() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = crate::storage::open(&url).await.unwrap();
-        let keys = Arc::new(Keyring::load_or_create(&dir.path().join("keys")).unwrap());
-        let live = Arc::new(LiveSessions::load(store.as_ref()).await.unwrap());
-        let settings = Arc::new(TokenSettings {
-            issuer: "https://trustdesk.test".into(),
-            default_ttl_secs: 600,
-            max_ttl_secs: 3600,
-            clock_skew_secs: 0,
-        });
+        let (_dir, store, keys, live, settings) = parts().await;
         let bad = || Err(Rejected::Forged(ForgeryReason::BadSignature));
         let token = "v4.public.forged";
         let at = now();
