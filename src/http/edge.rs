@@ -421,22 +421,21 @@ impl Edge {
     pub fn render_durations(&self, out: &mut String) {
         const NAME: &str = "trustdesk_http_request_duration_seconds";
         let routes = self.metrics.routes.load();
-        let mut names: Vec<&str> = routes.keys().map(|r| &**r).collect();
-        if names.is_empty() {
+        let mut by_route: Vec<(&str, &RouteMetrics)> =
+            routes.iter().map(|(name, r)| (&**name, r)).collect();
+        if by_route.is_empty() {
             return;
         }
-        names.sort_unstable();
+        by_route.sort_unstable_by_key(|(name, _)| *name);
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
         out.push_str("# TYPE ");
         out.push_str(NAME);
         out.push_str(" histogram\n");
-        for name in names {
-            if let Some(r) = routes.get(name) {
-                let labels = format!("route=\"{}\"", histogram::label_value(name));
-                r.duration.render(out, NAME, &labels);
-            }
+        for (name, r) in by_route {
+            let labels = format!("route=\"{}\"", histogram::label_value(name));
+            r.duration.render(out, NAME, &labels);
         }
     }
 }
