@@ -1,7 +1,6 @@
 //! `POST /v1/verify`: is this contact genuine?
 
 use axum::extract::State;
-use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +11,8 @@ use crate::http::i18n;
 use crate::http::state::AppState;
 use crate::tokens::{self, ForgeryReason, SessionInfo, Verdict};
 use crate::types::{rfc3339, Locale};
+
+mod json;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -25,14 +26,14 @@ pub struct VerifyRequest {
     pub lang: Option<String>,
 }
 
-#[derive(Serialize, ToSchema, Clone)]
+#[derive(Serialize, ToSchema, Clone, Debug)]
 pub struct ChannelRef {
     #[schema(value_type = String, example = "telegram")]
     pub kind: crate::channels::ChannelKind,
     pub handle: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Debug)]
 pub struct SessionSummary {
     pub session_id: String,
     pub agent_name: String,
@@ -43,7 +44,7 @@ pub struct SessionSummary {
     pub user_ref_last4: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Debug)]
 pub struct VerifyResponse {
     /// `genuine`, `forged`, `expired`, `not_yet_valid`, `revoked` or `malformed`.
     #[schema(example = "genuine")]
@@ -76,7 +77,7 @@ pub struct VerifyResponse {
 
 /// Report fields pre-filled from a verdict or a channel check; the same names and shapes as the
 /// `report` part of `POST /v1/reports`.
-#[derive(Serialize, ToSchema, Default, Clone)]
+#[derive(Serialize, ToSchema, Default, Clone, Debug)]
 pub struct ReportPrefill {
     /// The channel the scammer used (channel checks).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,7 +90,7 @@ pub struct ReportPrefill {
     pub claimed_entity: Option<ClaimedPrefill>,
 }
 
-#[derive(Serialize, ToSchema, Default, Clone)]
+#[derive(Serialize, ToSchema, Default, Clone, Debug)]
 pub struct ClaimedPrefill {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<ChannelRef>,
@@ -131,7 +132,7 @@ impl ReportPrefill {
 }
 
 /// A contact policy quoted in an answer.
-#[derive(Serialize, ToSchema, Clone)]
+#[derive(Serialize, ToSchema, Clone, Debug)]
 pub struct PolicyNote {
     /// `never_used`, `never_initiates` or `never_asks`.
     pub rule: &'static str,
@@ -393,25 +394,21 @@ static VERDICTS: crate::telemetry::CounterSet = crate::telemetry::CounterSet::ne
     ],
 );
 
-/// A verdict as JSON, serialised once into a buffer sized for a typical answer (axum's `Json`
+/// A verdict as JSON ([`json::write`]), in a buffer sized for a typical answer (axum's `Json`
 /// starts at 128 bytes and grows it several times for a ~1 KiB verdict).
-fn json_answer<T: Serialize>(value: &T) -> axum::response::Response {
+fn json_answer(value: &VerifyResponse) -> axum::response::Response {
     let mut buf = Vec::with_capacity(1536);
-    match serde_json::to_writer(&mut buf, value) {
-        Ok(()) => {
-            let mut resp = axum::response::Response::new(axum::body::Body::from(buf));
-            // Room for the edge's security headers and request id from the start: growing the
-            // map there costs a reallocation and a rehash on every verification.
-            let headers = resp.headers_mut();
-            *headers = axum::http::HeaderMap::with_capacity(RESPONSE_HEADERS);
-            headers.insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            resp
-        }
-        Err(e) => ApiError::Internal(anyhow::anyhow!("serialising a verdict: {e}")).into_response(),
-    }
+    json::write(&mut buf, value);
+    let mut resp = axum::response::Response::new(axum::body::Body::from(buf));
+    // Room for the edge's security headers and request id from the start: growing the map there
+    // costs a reallocation and a rehash on every verification.
+    let headers = resp.headers_mut();
+    *headers = axum::http::HeaderMap::with_capacity(RESPONSE_HEADERS);
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// Headers a verdict answer ends up with: its content type, and those the edge adds.
