@@ -38,7 +38,8 @@ pub fn rfc3339(t: UnixTime) -> String {
     put(11, 2, secs / 3600);
     put(14, 2, secs / 60 % 60);
     put(17, 2, secs % 60);
-    out.iter().map(|&b| char::from(b)).collect()
+    // Only ASCII digits and separators were written: always UTF-8, copied in one go.
+    std::str::from_utf8(&out).unwrap_or_default().to_owned()
 }
 
 /// Parses an RFC 3339 time into Unix seconds (fractions dropped).

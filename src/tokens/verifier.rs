@@ -59,21 +59,32 @@ pub struct Verifier {
     seen: Doorkeeper,
 }
 
-/// Direct-mapped "seen recently" filter: 64k slots holding a 64-bit tag of a token's hash
-/// (512 KiB, fixed). A collision only delays or advances caching by a sighting; it never changes
-/// a verdict. So the hash need not resist collisions: foldhash (seeded per process), which lets a
-/// token's first sighting skip the cache key's SHA-256 too.
+/// Direct-mapped "seen recently" filter: slots holding a 64-bit tag of a token's hash. A
+/// collision only delays or advances caching by a sighting; it never changes a verdict. So the
+/// hash need not resist collisions: foldhash (seeded per process), which lets a token's first
+/// sighting skip the cache key's SHA-256 too.
+///
+/// Overwritten slots are what it forgets, so its size is its memory: about eight sightings per
+/// cache entry (1 Ki to 64 Ki slots, 8 to 512 KiB). A token seen again only after many more
+/// distinct tokens than the cache holds would be evicted before its next use, so caching it on
+/// that sighting would cost a SHA-256 and an insertion and save nothing.
 struct Doorkeeper {
     slots: Box<[std::sync::atomic::AtomicU64]>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl Doorkeeper {
-    const SLOTS: usize = 1 << 16;
+    const MIN_SLOTS: usize = 1 << 10;
+    const MAX_SLOTS: usize = 1 << 16;
+    const SLOTS_PER_ENTRY: usize = 8;
 
-    fn new() -> Doorkeeper {
+    fn new(cache_entries: usize) -> Doorkeeper {
+        let slots = cache_entries
+            .saturating_mul(Self::SLOTS_PER_ENTRY)
+            .clamp(Self::MIN_SLOTS, Self::MAX_SLOTS)
+            .next_power_of_two();
         Doorkeeper {
-            slots: (0..Self::SLOTS)
+            slots: (0..slots)
                 .map(|_| std::sync::atomic::AtomicU64::new(0))
                 .collect(),
             hasher: foldhash::fast::RandomState::default(),
@@ -84,7 +95,8 @@ impl Doorkeeper {
     fn check_and_mark(&self, token: &str) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let h = std::hash::BuildHasher::hash_one(&self.hasher, token.as_bytes());
-        let slot = (h as usize) & (Self::SLOTS - 1);
+        // A power of two: the mask picks the slot from the low bits, the tag is the high ones.
+        let slot = (h as usize) & (self.slots.len() - 1);
         let tag = (h >> 16) | 1;
         self.slots[slot].swap(tag, Relaxed) == tag
     }
@@ -118,7 +130,7 @@ impl Verifier {
             signed,
             forged,
             unknown_sessions: Cache::new(UNKNOWN_SESSIONS),
-            seen: Doorkeeper::new(),
+            seen: Doorkeeper::new(entries),
         }
     }
 
@@ -381,13 +393,30 @@ mod tests {
 
     #[test]
     fn the_doorkeeper_admits_a_token_on_its_second_sighting() {
-        let d = Doorkeeper::new();
+        let d = Doorkeeper::new(10_000);
         let (a, b) = ("v4.public.a", "v4.public.b");
         assert!(!d.check_and_mark(a));
         assert!(!d.check_and_mark(b));
         assert!(d.check_and_mark(a));
         assert!(d.check_and_mark(a));
         assert!(d.check_and_mark(b));
+    }
+
+    #[test]
+    fn the_doorkeeper_is_sized_to_the_cache_and_forgets_what_the_cache_could_not_keep() {
+        assert_eq!(Doorkeeper::new(0).slots.len(), 1 << 10);
+        assert_eq!(Doorkeeper::new(1_000).slots.len(), 1 << 13);
+        assert_eq!(Doorkeeper::new(10_000).slots.len(), 1 << 16);
+        assert_eq!(Doorkeeper::new(usize::MAX).slots.len(), 1 << 16);
+        // A 16-entry cache: after 20 000 other tokens (a wave of distinct ones), a token is
+        // a first sighting again (its slot survives with probability about e^-19.5).
+        let d = Doorkeeper::new(16);
+        assert!(!d.check_and_mark("v4.public.first"));
+        assert!(d.check_and_mark("v4.public.first"));
+        for i in 0..20_000 {
+            d.check_and_mark(&format!("v4.public.{i}"));
+        }
+        assert!(!d.check_and_mark("v4.public.first"));
     }
 
     /// What a verifier is built from, on a fresh SQLite store kept alive by the directory.
