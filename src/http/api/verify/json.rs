@@ -1,5 +1,5 @@
 //! The verdict answer as JSON, written by hand: byte for byte what `serde_json` writes for
-//! [`VerifyResponse`], for about a third of the instructions.
+//! [`VerifyResponse`], for about half the instructions (callgrind, `docs/performance.md`).
 //!
 //! Every verification ends here, and `serde_json` escapes strings one byte at a time through a
 //! table (about 11 instructions a byte under callgrind, most of a verdict's serialisation). Here
