@@ -96,7 +96,7 @@ pub fn estimate_next_step(
     }
     durations.sort_unstable();
     let mid = durations.len() / 2;
-    let median = if durations.len() % 2 == 0 {
+    let median = if durations.len().is_multiple_of(2) {
         (durations[mid - 1] + durations[mid]) / 2
     } else {
         durations[mid]

@@ -578,7 +578,7 @@ mod tests {
         let calls = std::sync::Arc::new(AtomicUsize::new(0));
         let (_dir, mut svc) = edge_around(move |_req: Request| -> BoxedAnswer {
             // Alternately while the route is called and while its future is polled.
-            if calls.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            if calls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                 panic!("boom in call");
             }
             Box::pin(async move { panic!("boom in poll") })

@@ -22,6 +22,9 @@ use crate::types::{now, UnixTime};
 
 const KEYRING_FILE: &str = "keyring.json";
 const PRIVATE_DIR: &str = "private";
+/// Held (exclusively) by whoever is changing `keyring.json`; never deleted, as deleting a lock
+/// file lets two holders lock two different files.
+const LOCK_FILE: &str = ".keyring.lock";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -203,6 +206,7 @@ impl Keyring {
 
 /// `keys rotate` without a running server.
 pub fn rotate(dir: &Path, verify_for_secs: u32) -> Result<String, KeyError> {
+    let _lock = lock_for_change(dir)?;
     let (mut file, _) = read_keyring(dir)?;
     let t = now();
     let old: Vec<String> = file
@@ -230,6 +234,7 @@ pub fn rotate(dir: &Path, verify_for_secs: u32) -> Result<String, KeyError> {
 
 /// `keys retire <kid>` without a running server.
 pub fn retire_now(dir: &Path, kid: &str) -> Result<(), KeyError> {
+    let _lock = lock_for_change(dir)?;
     let (mut file, _) = read_keyring(dir)?;
     let entry = file
         .keys
@@ -300,6 +305,25 @@ fn read_keyring(dir: &Path) -> Result<(KeyringFile, Option<SystemTime>), KeyErro
     let file: KeyringFile =
         serde_json::from_slice(&bytes).map_err(|e| KeyError::Corrupt(path, e.to_string()))?;
     Ok((file, mtime))
+}
+
+/// Serialises read-change-write cycles of `keyring.json` between threads, the CLI and every
+/// instance sharing the folder: without it a rotation and a retirement arriving together each
+/// rewrote the file from what they had read, and one dropped the other's new key (leaving an
+/// active key whose private file the rotation had deleted). The lock is released when the
+/// returned file is dropped. Readers need none: the file is only ever replaced whole.
+fn lock_for_change(dir: &Path) -> Result<std::fs::File, KeyError> {
+    let path = dir.join(LOCK_FILE);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts.open(&path).map_err(io_err(&path))?;
+    f.lock().map_err(io_err(&path))?;
+    Ok(f)
 }
 
 fn mtime_of(path: &Path) -> Option<SystemTime> {
@@ -518,6 +542,56 @@ mod tests {
         assert!(
             ring.current().key_for(&old, now()).is_none(),
             "retired key verifies nothing"
+        );
+    }
+
+    /// Rotations and early retirements arriving together (two admins, or the API and the CLI)
+    /// each read, change and rewrite `keyring.json`: unserialised, one rewrite dropped another's
+    /// new key and left an active key whose private file had been deleted, so the service could
+    /// no longer sign (found by schemathesis as a 500 from `POST /v1/keys/{kid}/retire`).
+    #[test]
+    fn concurrent_rotations_and_retirements_lose_no_key_and_leave_a_signing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = std::sync::Arc::new(Keyring::load_or_create(dir.path()).unwrap());
+        let first = ring.current().active_kid().to_owned();
+        let made = std::sync::Mutex::new(vec![first]);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (ring, made) = (ring.clone(), &made);
+                s.spawn(move || {
+                    for i in 0..15 {
+                        if (t + i) % 2 == 0 {
+                            let kid = ring.rotate(3600).expect("rotate");
+                            made.lock().unwrap().push(kid);
+                        } else {
+                            let kids = made.lock().unwrap().clone();
+                            for kid in kids {
+                                match ring.retire_now(&kid) {
+                                    Ok(()) | Err(KeyError::RetireActive) => {}
+                                    Err(e) => panic!("retire {kid}: {e}"),
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let (set, _) = load(dir.path()).expect("the keyring still loads with a signing key");
+        let made = made.into_inner().unwrap();
+        for kid in &made {
+            assert!(
+                set.metas().iter().any(|m| &m.kid == kid),
+                "key {kid} was lost from the keyring"
+            );
+        }
+        assert_eq!(set.metas().len(), made.len());
+        assert_eq!(
+            set.metas()
+                .iter()
+                .filter(|m| m.retire_after.is_none())
+                .count(),
+            1,
+            "exactly one active key"
         );
     }
 }

@@ -108,6 +108,86 @@ async fn old_tokens_stay_genuine_after_rotation_and_become_forged_when_the_key_r
     .await;
 }
 
+/// Admins rotating and retiring at the same moment: every answer is 200 or the documented 409,
+/// no rotation's key is lost, and the service still signs and verifies afterwards (unserialised
+/// rewrites of the keyring once answered 500 and left it without a usable signing key).
+#[tokio::test]
+async fn concurrent_rotations_and_retirements_keep_every_key_and_the_service_signing() {
+    let app = spawn_app().await;
+    let agent = app.agent_with_channel("Alice", "@acme_support").await;
+    let first = app.new_session(&agent, "@acme_support").await;
+    let first_kid = first["kid"].as_str().unwrap().to_owned();
+    let mut kids = vec![first_kid.clone()];
+    for _ in 0..2 {
+        let keys = json(app.post_admin("/v1/keys/rotate").await).await;
+        let active = keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == "active")
+            .unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        kids.push(active);
+    }
+    // Six rotations and a retirement of every earlier key, all in flight at once.
+    let mut paths = vec!["/v1/keys/rotate".to_owned(); 6];
+    paths.extend(kids.iter().map(|k| format!("/v1/keys/{k}/retire")));
+    let mut tasks = tokio::task::JoinSet::new();
+    for path in paths {
+        let (client, url, key) = (app.client.clone(), app.url(&path), app.admin_key.clone());
+        tasks.spawn(async move {
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("request");
+            (path, r.status().as_u16())
+        });
+    }
+    let (mut rotated, mut retired) = (Vec::new(), Vec::new());
+    while let Some(done) = tasks.join_next().await {
+        let (path, status) = done.unwrap();
+        if path.ends_with("/rotate") {
+            rotated.push(status);
+        } else {
+            retired.push(status);
+        }
+    }
+    assert_eq!(rotated, vec![200; 6], "rotations");
+    assert!(
+        retired.iter().all(|s| [200, 409].contains(s)),
+        "retirements answered {retired:?}"
+    );
+    let list = json(
+        app.client
+            .get(app.url("/v1/keys"))
+            .bearer_auth(&app.admin_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let list = list.as_array().unwrap();
+    assert_eq!(
+        list.len(),
+        kids.len() + 6,
+        "no rotation's key lost: {list:?}"
+    );
+    assert_eq!(
+        list.iter().filter(|k| k["state"] == "active").count(),
+        1,
+        "{list:?}"
+    );
+    let after = app.new_session(&agent, "@acme_support").await;
+    assert_eq!(
+        app.verdict_of(after["token"].as_str().unwrap()).await["verdict"],
+        "genuine"
+    );
+}
+
 #[tokio::test]
 async fn offline_cli_verifies_against_published_keys_from_file_and_url() {
     let app = spawn_app().await;
