@@ -1,9 +1,12 @@
 //! Logging and metrics set-up. Log lines carry the request span (method, route template,
 //! request id); never tokens, keys, e-mail addresses or bodies.
 
+pub mod counter;
 pub mod histogram;
 
 use std::sync::OnceLock;
+
+use counter::ShardedCounter;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -31,8 +34,9 @@ pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            // The request-duration histogram is our own (`histogram`), rendered next to this
-            // recorder's text by `GET /metrics`; the recorder holds counters and gauges.
+            // The request-duration histogram and the hot path's counters are our own
+            // (`histogram`, `counter`), rendered next to this recorder's text by `GET /metrics`;
+            // the recorder holds the other counters and gauges.
             let builder = PrometheusBuilder::new();
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
@@ -43,15 +47,17 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-/// One counter over a fixed set of label values, its handles resolved on first use: for the hot
-/// path, where going through the registry (hashing the key, locking a shard) on every increment
-/// is measurable. Declared as a `static`; the process-wide recorder is installed before any
-/// request is served, so the handles are the recorder's.
+/// One counter over a fixed set of label values, for the hot path: each value's count is a
+/// [`ShardedCounter`] (no cache line shared by the cores, no registry lookup), rendered into
+/// `GET /metrics` by [`CounterSet::render`]. Declared as a `static`, so its counts are
+/// process-wide like the recorder's. A value outside the set counts as `other`.
 pub struct CounterSet {
     name: &'static str,
     label: &'static str,
     values: &'static [&'static str],
-    handles: OnceLock<Vec<metrics::Counter>>,
+    /// One per value, then `other`; created on the first increment, so a metric never used is
+    /// not rendered.
+    counts: OnceLock<Box<[ShardedCounter]>>,
 }
 
 impl CounterSet {
@@ -64,21 +70,72 @@ impl CounterSet {
             name,
             label,
             values,
-            handles: OnceLock::new(),
+            counts: OnceLock::new(),
         }
     }
 
-    /// Adds one to the series `label=value`; a value outside the set goes through the registry.
-    pub fn increment(&self, value: &'static str) {
-        let handles = self.handles.get_or_init(|| {
-            self.values
-                .iter()
-                .map(|v| metrics::counter!(self.name, self.label => *v))
+    /// Adds one to the series `label=value`.
+    pub fn increment(&self, value: &str) {
+        let counts = self.counts.get_or_init(|| {
+            (0..=self.values.len())
+                .map(|_| ShardedCounter::default())
                 .collect()
         });
-        match self.values.iter().position(|v| *v == value) {
-            Some(i) => handles[i].increment(1),
-            None => metrics::counter!(self.name, self.label => value).increment(1),
+        let i = self
+            .values
+            .iter()
+            .position(|v| *v == value)
+            .unwrap_or(self.values.len());
+        counts[i].increment();
+    }
+
+    /// Appends the metric in the Prometheus text format (`TYPE` line and one series per value;
+    /// `other` only once it counted something). Nothing before the first increment.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let Some(counts) = self.counts.get() else {
+            return;
+        };
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
         }
+        let _ = writeln!(out, "# TYPE {} counter", self.name);
+        for (value, c) in self
+            .values
+            .iter()
+            .chain(["other"].iter())
+            .zip(counts.iter())
+        {
+            let n = c.get();
+            if *value == "other" && n == 0 {
+                continue;
+            }
+            let _ = writeln!(out, "{}{{{}=\"{}\"}} {n}", self.name, self.label, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_counter_set_renders_every_value_once_used_and_other_only_when_counted() {
+        static SET: CounterSet = CounterSet::new("t_total", "kind", &["a", "b"]);
+        let mut out = String::new();
+        SET.render(&mut out);
+        assert_eq!(out, "", "nothing before the first increment");
+        SET.increment("a");
+        SET.increment("a");
+        let mut out = String::from("x 1");
+        SET.render(&mut out);
+        assert_eq!(
+            out,
+            "x 1\n# TYPE t_total counter\nt_total{kind=\"a\"} 2\nt_total{kind=\"b\"} 0\n"
+        );
+        SET.increment("zzz");
+        let mut out = String::new();
+        SET.render(&mut out);
+        assert!(out.ends_with("t_total{kind=\"other\"} 1\n"), "{out}");
     }
 }

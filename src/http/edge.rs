@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use metrics::Counter;
 use tower::{Layer, Service};
 
 use super::error::ApiError;
 use super::limits::{self, Admitted};
 use super::state::AppState;
+use crate::telemetry::counter::ShardedCounter;
 use crate::telemetry::histogram::{self, Histogram};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -349,17 +349,17 @@ struct RequestMetrics {
 /// Keyed by route template (ours, never a client's string), hence the fast unkeyed hasher.
 type RouteTable = HashMap<Box<str>, RouteMetrics, foldhash::fast::FixedState>;
 
+/// Our own histogram and counters, not the exporter's (see [`histogram`] and [`crate::telemetry::counter`]):
+/// nothing here is written by more than one core. Rendered by [`Edge::render`].
 #[derive(Clone)]
 struct RouteMetrics {
-    /// Our own histogram, not the exporter's (see [`histogram`]); rendered by
-    /// [`Edge::render_durations`].
     duration: Arc<Histogram>,
     /// By method and status: a handful per route, so a list.
-    requests: Vec<(&'static str, StatusCode, Counter)>,
+    requests: Vec<(&'static str, StatusCode, Arc<ShardedCounter>)>,
 }
 
 impl RouteMetrics {
-    fn find(&self, method: &str, status: StatusCode) -> Option<&Counter> {
+    fn find(&self, method: &str, status: StatusCode) -> Option<&Arc<ShardedCounter>> {
         self.requests
             .iter()
             .find(|(m, st, _)| *m == method && *st == status)
@@ -377,7 +377,7 @@ impl RequestMetrics {
             if let Some(r) = routes.get(route) {
                 if let Some(c) = r.find(method, status) {
                     r.duration.record(elapsed);
-                    c.increment(1);
+                    c.increment();
                     return;
                 }
             }
@@ -395,12 +395,9 @@ impl RequestMetrics {
             let c = match r.find(method, status) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = metrics::counter!(
-                        "trustdesk_http_requests_total",
-                        "route" => route.to_owned(),
-                        "method" => method,
-                        "status" => status.as_str().to_owned()
-                    );
+                    // If `rcu` retries, this table is dropped and the new counter with it: only
+                    // the installed table's counters are ever incremented.
+                    let c = Arc::new(ShardedCounter::default());
                     r.requests.push((method, status, c.clone()));
                     c
                 }
@@ -410,16 +407,17 @@ impl RequestMetrics {
         });
         if let Some((duration, c)) = handles {
             duration.record(elapsed);
-            c.increment(1);
+            c.increment();
         }
     }
 }
 
 impl Edge {
-    /// Appends `trustdesk_http_request_duration_seconds` (one histogram per route template) to
-    /// the Prometheus text of `/metrics`.
-    pub fn render_durations(&self, out: &mut String) {
-        const NAME: &str = "trustdesk_http_request_duration_seconds";
+    /// Appends this instance's request metrics to the Prometheus text of `/metrics`:
+    /// `trustdesk_http_requests_total` (by route template, method and status) and
+    /// `trustdesk_http_request_duration_seconds` (one histogram per route template).
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
         let routes = self.metrics.routes.load();
         let mut by_route: Vec<(&str, &RouteMetrics)> =
             routes.iter().map(|(name, r)| (&**name, r)).collect();
@@ -430,12 +428,26 @@ impl Edge {
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
-        out.push_str("# TYPE ");
-        out.push_str(NAME);
-        out.push_str(" histogram\n");
+        const REQUESTS: &str = "trustdesk_http_requests_total";
+        let _ = writeln!(out, "# TYPE {REQUESTS} counter");
+        for (name, r) in &by_route {
+            let route = histogram::label_value(name);
+            let mut series: Vec<_> = r.requests.iter().collect();
+            series.sort_unstable_by_key(|(m, st, _)| (*m, st.as_u16()));
+            for (method, status, c) in series {
+                let _ = writeln!(
+                    out,
+                    "{REQUESTS}{{route=\"{route}\",method=\"{method}\",status=\"{}\"}} {}",
+                    status.as_u16(),
+                    c.get()
+                );
+            }
+        }
+        const DURATIONS: &str = "trustdesk_http_request_duration_seconds";
+        let _ = writeln!(out, "# TYPE {DURATIONS} histogram");
         for (name, r) in by_route {
             let labels = format!("route=\"{}\"", histogram::label_value(name));
-            r.duration.render(out, NAME, &labels);
+            r.duration.render(out, DURATIONS, &labels);
         }
     }
 }
@@ -486,29 +498,42 @@ mod tests {
     }
 
     #[test]
-    fn durations_render_as_one_histogram_per_route() {
+    fn requests_and_durations_render_once_per_metric_by_route() {
         let edge = Edge::new(8, false);
         let mut out = String::new();
-        edge.render_durations(&mut out);
+        edge.render(&mut out);
         assert_eq!(out, "", "nothing before the first request");
         edge.metrics
             .record("/v1/verify", &Method::POST, StatusCode::OK, MS);
         edge.metrics
+            .record("/v1/verify", &Method::POST, StatusCode::OK, MS);
+        edge.metrics
+            .record("/v1/verify", &Method::POST, StatusCode::BAD_REQUEST, MS);
+        edge.metrics
             .record("/v/{token}", &Method::GET, StatusCode::OK, MS * 30);
         let mut out = String::from("trustdesk_verdicts_total{verdict=\"genuine\"} 1");
-        edge.render_durations(&mut out);
+        edge.render(&mut out);
         let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "# TYPE trustdesk_http_requests_total counter");
         assert_eq!(
-            lines[1],
+            &lines[2..5],
+            [
+                r#"trustdesk_http_requests_total{route="/v/{token}",method="GET",status="200"} 1"#,
+                r#"trustdesk_http_requests_total{route="/v1/verify",method="POST",status="200"} 2"#,
+                r#"trustdesk_http_requests_total{route="/v1/verify",method="POST",status="400"} 1"#,
+            ]
+        );
+        assert_eq!(
+            lines[5],
             "# TYPE trustdesk_http_request_duration_seconds histogram"
         );
         assert_eq!(
             out.matches("# TYPE").count(),
-            1,
-            "one TYPE line for all routes"
+            2,
+            "one TYPE line per metric, for all routes"
         );
         assert!(lines.contains(
-            &r#"trustdesk_http_request_duration_seconds_bucket{route="/v1/verify",le="0.001"} 1"#
+            &r#"trustdesk_http_request_duration_seconds_bucket{route="/v1/verify",le="0.001"} 3"#
         ));
         assert!(lines.contains(
             &r#"trustdesk_http_request_duration_seconds_bucket{route="/v/{token}",le="0.025"} 0"#

@@ -48,7 +48,8 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("trustdesk_escalations_sla_breached").set(n as f64);
     }
     let mut text = s.metrics.render();
-    s.edge.render_durations(&mut text);
+    s.edge.render(&mut text);
+    crate::http::api::verify::VERDICTS.render(&mut text);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -17,7 +17,7 @@ pub const BUCKETS: [f64; 12] = [
 ];
 
 /// Threads are spread over this many shards; more threads than shards only share some.
-const SHARDS: usize = 8;
+pub(super) const SHARDS: usize = 8;
 
 /// One thread's counts, on cache lines of their own.
 #[repr(align(128))]
@@ -111,7 +111,7 @@ pub fn label_value(v: &str) -> String {
 }
 
 /// This thread's shard, handed out round robin on its first observation.
-fn shard_index() -> usize {
+pub(super) fn shard_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static SHARD: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;

@@ -380,8 +380,8 @@ pub async fn verify_batch(
     Ok(Json(BatchVerifyResponse { results }))
 }
 
-/// Verdicts given, by kind (`/metrics`).
-static VERDICTS: crate::telemetry::CounterSet = crate::telemetry::CounterSet::new(
+/// Verdicts given, by kind (`/metrics`): the API, identity links and the form.
+pub(crate) static VERDICTS: crate::telemetry::CounterSet = crate::telemetry::CounterSet::new(
     "trustdesk_verdicts_total",
     "verdict",
     &[

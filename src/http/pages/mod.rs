@@ -142,7 +142,7 @@ pub async fn verify_submit(
 }
 
 fn verdict_page(s: &AppState, verdict: &Verdict, locale: Locale, input: &str) -> Response {
-    metrics::counter!("trustdesk_verdicts_total", "verdict" => verdict.kind()).increment(1);
+    crate::http::api::verify::VERDICTS.increment(verdict.kind());
     let policies = s.policies.get();
     let p = present(verdict, locale, s.base_url(), input, &policies);
     let zh = locale == Locale::ZhCn;
