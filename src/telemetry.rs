@@ -47,6 +47,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Every [`CounterSet`] incremented so far, in the order of their first increments.
+static COUNTER_SETS: std::sync::Mutex<Vec<&'static CounterSet>> = std::sync::Mutex::new(Vec::new());
+
+/// Appends every counter set used so far to the Prometheus text of `/metrics`, by name.
+pub fn render_counter_sets(out: &mut String) {
+    let mut sets = COUNTER_SETS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    sets.sort_unstable_by_key(|s| s.name);
+    for set in sets {
+        set.render(out);
+    }
+}
+
 /// One counter over a fixed set of label values, for the hot path: each value's count is a
 /// [`ShardedCounter`] (no cache line shared by the cores, no registry lookup), rendered into
 /// `GET /metrics` by [`CounterSet::render`]. Declared as a `static`, so its counts are
@@ -74,9 +89,14 @@ impl CounterSet {
         }
     }
 
-    /// Adds one to the series `label=value`.
-    pub fn increment(&self, value: &str) {
+    /// Adds one to the series `label=value`. The first increment registers the set for
+    /// [`render_counter_sets`], so no set can be left out of `/metrics`.
+    pub fn increment(&'static self, value: &str) {
         let counts = self.counts.get_or_init(|| {
+            COUNTER_SETS
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self);
             (0..=self.values.len())
                 .map(|_| ShardedCounter::default())
                 .collect()
@@ -137,5 +157,9 @@ mod tests {
         let mut out = String::new();
         SET.render(&mut out);
         assert!(out.ends_with("t_total{kind=\"other\"} 1\n"), "{out}");
+        // Registered by its first increment: `/metrics` renders it without being told.
+        let mut all = String::new();
+        render_counter_sets(&mut all);
+        assert!(all.contains(&out), "{all}");
     }
 }

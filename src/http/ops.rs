@@ -49,7 +49,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     }
     let mut text = s.metrics.render();
     s.edge.render(&mut text);
-    crate::http::api::verify::VERDICTS.render(&mut text);
+    crate::telemetry::render_counter_sets(&mut text);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
