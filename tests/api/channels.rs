@@ -35,15 +35,7 @@ async fn registry_normalises_values_lists_and_deletes() {
     )
     .await;
 
-    let list = json(
-        app.client
-            .get(app.url("/v1/channels"))
-            .bearer_auth(&app.admin_key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list = json(app.get_admin("/v1/channels").await).await;
     assert_eq!(list.as_array().unwrap().len(), 6);
 
     let id = c["id"].as_str().unwrap();

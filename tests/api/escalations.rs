@@ -531,15 +531,7 @@ async fn audit_chain_verifies_and_any_edit_or_deletion_in_the_database_is_detect
     move_to(&app, &sec, &id, "triaged").await;
     app.post_admin("/v1/keys/rotate").await;
 
-    let page = json(
-        app.client
-            .get(app.url("/v1/audit?limit=500"))
-            .bearer_auth(&app.admin_key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let page = json(app.get_admin("/v1/audit?limit=500").await).await;
     let actions: Vec<&str> = page["entries"]
         .as_array()
         .unwrap()

@@ -260,6 +260,15 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn get_admin(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn post_admin(&self, path: &str) -> Response {
         self.client
             .post(self.url(path))

@@ -161,15 +161,7 @@ async fn concurrent_rotations_and_retirements_keep_every_key_and_the_service_sig
         retired.iter().all(|s| [200, 409].contains(s)),
         "retirements answered {retired:?}"
     );
-    let list = json(
-        app.client
-            .get(app.url("/v1/keys"))
-            .bearer_auth(&app.admin_key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list = json(app.get_admin("/v1/keys").await).await;
     let list = list.as_array().unwrap();
     assert_eq!(
         list.len(),

@@ -194,13 +194,7 @@ async fn api_key_and_session_code_guessing_are_locked_out() {
             .unwrap();
         assert_eq!(r.status(), 401);
     }
-    let r = app
-        .client
-        .get(app.url("/v1/channels"))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_admin("/v1/channels").await;
     assert_eq!(
         r.status(),
         429,

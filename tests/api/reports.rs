@@ -554,13 +554,7 @@ async fn staff_endpoints_for_reports_need_the_security_role() {
         .await
         .unwrap();
     assert_problem(r, 403, "forbidden", "agent lists").await;
-    let r = app
-        .client
-        .get(app.url("/v1/reports"))
-        .bearer_auth(&app.admin_key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_admin("/v1/reports").await;
     assert_problem(r, 403, "forbidden", "admin lists").await;
     let r = app.client.get(app.url("/v1/reports")).send().await.unwrap();
     assert_problem(r, 401, "missing_credentials", "anonymous lists").await;
