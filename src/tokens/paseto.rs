@@ -183,8 +183,9 @@ pub fn decode<'b>(
 
 /// Decodes strict unpadded base64url (as [`B64`]: no padding, no non-zero trailing bits) into
 /// the front of `dst`, returning the length written. `base64_simd` rather than the `base64`
-/// engine because every verification decodes a whole token: with AVX2 it takes about a tenth of
-/// the instructions. `the_vector_decoder_agrees_with_the_strict_engine` (a property test) holds both to the same answers.
+/// engine because every verification decodes a whole token: with AVX2 it takes about a quarter of
+/// the instructions (callgrind: 4.5k -> 1.0k a token). A property test,
+/// `the_vector_decoder_agrees_with_the_strict_engine`, holds both to the same answers.
 fn decode_b64(src: &str, dst: &mut [u8]) -> Result<usize, PasetoError> {
     let engine = base64_simd::URL_SAFE_NO_PAD;
     let n = engine
