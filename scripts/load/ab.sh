@@ -7,6 +7,7 @@
 #
 #   scripts/load/ab.sh OLD_BINARY [NEW_BINARY]   # NEW defaults to ./target/production/trustdesk
 #   ROUNDS=6 CACHE=16 CALLGRIND=1 scripts/load/ab.sh /tmp/trustdesk.before
+#   FLOOR=scripts/load/floor/target/pgo/production/trustdesk-load-floor scripts/load/ab.sh OLD NEW
 #
 # Keep a copy of the baseline binary before rebuilding (cp target/production/trustdesk /tmp/...).
 # Both binaries serve the same database, keys and tokens under the same public base URL (the tokens'
@@ -31,8 +32,11 @@ export SCRIPTS="$PWD/scripts/load"
 . "$SCRIPTS/lib.sh"
 ensure_tools
 for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 2; }; done
-cargo build --profile "$PROFILE" --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
-floor_bin=scripts/load/floor/target/$PROFILE/trustdesk-load-floor
+# FLOOR=path measures another build of the floor (scripts/pgo.sh floor builds a profile-guided one).
+if [ -z "${FLOOR:-}" ]; then
+  cargo build --profile "$PROFILE" --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
+fi
+floor_bin=${FLOOR:-scripts/load/floor/target/$PROFILE/trustdesk-load-floor}
 
 make_workdir
 export TOKENS_FILE="$work/tokens" TOKENS

@@ -12,6 +12,8 @@
 #   scripts/load/verify.sh                    # defaults below
 #   DURATION=20 CONNS=64 scripts/load/verify.sh
 #   PROFILE=release scripts/load/verify.sh    # a plain release build of both servers instead
+#   PGO=1 scripts/load/verify.sh              # both servers profile-guided (scripts/pgo.sh; ~20 min more)
+#   PGO=built scripts/load/verify.sh          # the profile-guided binaries scripts/pgo.sh built before
 #
 # Needs wrk (installed with apt-get when missing and run as root). Uses its own temporary database
 # and keys; never touches ./data or ./keys.
@@ -26,13 +28,27 @@ CACHE=${CACHE:-1000}           # signature cache entries: far below TOKENS, so d
 PORT=${PORT:-18480}
 ROUNDS=${ROUNDS:-5}            # alternating Trustdesk / floor rounds; single rounds differ by ±0.05, read the median
 PROFILE=${PROFILE:-production} # cargo profile of both servers: what a deployment builds (Cargo.toml)
+PGO=${PGO:-0}                  # 1: build both with scripts/pgo.sh and measure those; built: reuse them
 
 export SCRIPTS="$PWD/scripts/load"
 . "$SCRIPTS/lib.sh"
 ensure_tools
-echo "Building both servers with --profile $PROFILE (the first build takes a while) ..." >&2
-cargo build --profile "$PROFILE" --locked --quiet
-cargo build --profile "$PROFILE" --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
+if [ "$PGO" = 0 ]; then
+  echo "Building both servers with --profile $PROFILE (the first build takes a while) ..." >&2
+  cargo build --profile "$PROFILE" --locked --quiet
+  cargo build --profile "$PROFILE" --locked --quiet --manifest-path scripts/load/floor/Cargo.toml
+  td=./target/$PROFILE/trustdesk
+  floor_bin=scripts/load/floor/target/$PROFILE/trustdesk-load-floor
+  built="both servers built with --profile $PROFILE"
+else
+  if [ "$PGO" = 1 ]; then
+    scripts/pgo.sh >/dev/null
+    scripts/pgo.sh floor >/dev/null
+  fi
+  td=./target/pgo/production/trustdesk
+  floor_bin=scripts/load/floor/target/pgo/production/trustdesk-load-floor
+  built="both servers built profile-guided (scripts/pgo.sh)"
+fi
 
 make_workdir
 
@@ -41,7 +57,6 @@ export TRUSTDESK_DATABASE_URL="sqlite://$work/td.db" TRUSTDESK_KEYS_DIR="$work/k
   TRUSTDESK_ATTACHMENTS_DIR="$work/attachments" TRUSTDESK_BIND="127.0.0.1:$PORT" \
   TRUSTDESK_PUBLIC_BASE_URL="http://127.0.0.1:$PORT" TRUSTDESK_RATE_LIMITS=off \
   TRUSTDESK_VERIFY_CACHE_ENTRIES="$CACHE" TRUSTDESK_MAX_CONCURRENT_REQUESTS=4096 RUST_LOG=warn
-td=./target/$PROFILE/trustdesk
 base="http://127.0.0.1:$PORT"
 
 $td migrate >/dev/null
@@ -81,7 +96,7 @@ curl -s "$base/metrics" | grep -E '^trustdesk_verdicts_total' >&2 || true
 # alternate Trustdesk and the floor, because this machine's speed drifts by more than the gap
 # within minutes: each round's ratio compares two runs made seconds apart.
 trustdesk=$server
-scripts/load/floor/target/$PROFILE/trustdesk-load-floor "127.0.0.1:$((PORT + 1))" &
+"$floor_bin" "127.0.0.1:$((PORT + 1))" &
 floor=$!
 floor_target="http://127.0.0.1:$((PORT + 1))"
 wait_ready "$floor_target"
@@ -103,7 +118,7 @@ hit_rate=$(awk -v h=$((hits1 - hits0)) -v m=$((miss1 - miss0)) 'BEGIN {printf "%
 cpus=$(nproc)
 model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 echo
-echo "Machine: $cpus CPUs ($model); wrk -t$THREADS -c$CONNS, ${DURATION}s per scenario, on the same machine; both servers built with --profile $PROFILE."
+echo "Machine: $cpus CPUs ($model); wrk -t$THREADS -c$CONNS, ${DURATION}s per scenario, on the same machine; $built."
 echo "Distinct-token runs cycle $TOKENS issued tokens through a $CACHE-entry cache: cache hit rate ${hit_rate}%."
 echo
 echo "| scenario | req/s | p50 ms | p99 ms | server CPU µs/req | req/s ÷ healthz |"
@@ -124,6 +139,8 @@ for r in $(seq "$ROUNDS"); do
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
 echo
-echo "Median ratio to the floor: ${median}×."
+cpu_median=$(for r in $(seq "$ROUNDS"); do echo "${CPU[verify_r$r]}"; done | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+floor_median=$(for r in $(seq "$ROUNDS"); do echo "${CPU[floor_r$r]}"; done | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+echo "Median ratio to the floor: ${median}×. Median server CPU per distinct-token verify: Trustdesk ${cpu_median} µs, floor ${floor_median} µs."
 awk -v r="${RPS[verify_repeated]}" -v h="${RPS[healthz]}" \
   'BEGIN {printf "Repeated-token verify throughput ÷ healthz: %.2f (target ≥ 0.6).\n", r / h}'

@@ -48,5 +48,17 @@ async fn main() {
             }),
         );
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    axum::serve(listener, app).await.expect("serve");
+    // Shut down cleanly on Ctrl-C or SIGTERM: a profile-instrumented build (scripts/pgo.sh floor)
+    // writes its profile only when the process exits normally.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await
+        .expect("serve");
 }
