@@ -87,9 +87,7 @@ else
   $td serve 2>>"$work/server.log" &
   server=$!
   wait_ready "$target"
-  curl -sf -X POST "$target/v1/channels" -H "Authorization: Bearer $ADMIN" \
-    -H 'content-type: application/json' \
-    -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
+  register_channel "$target"
   issue_tokens "$target"
   kill "$server"
   wait "$server" 2>/dev/null || true

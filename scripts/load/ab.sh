@@ -69,9 +69,7 @@ floor=$!
 pids+=("$floor")
 wait_ready "$old_url"
 wait_ready "$floor_url"
-curl -sf -X POST "$new_url/v1/channels" -H "Authorization: Bearer $ADMIN" \
-  -H 'content-type: application/json' \
-  -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
+register_channel "$new_url"
 issue_tokens "$new_url"
 # Both instances learn the sessions from the database (the other one issued them).
 sleep 3

@@ -1,7 +1,7 @@
 # Shared by the load scripts (verify.sh, system.sh): sourced, not run.
 #
 # Needs: $SCRIPTS (this directory). Provides: ensure_tools, run_wrk (fills RPS/P50/P99/CPU/REQ for
-# a scenario name), server_ticks, wait_ready, issue_tokens, table_row, make_workdir.
+# a scenario name), server_ticks, wait_ready, register_channel, issue_tokens, table_row, make_workdir.
 
 declare -A RPS P50 P99 CPU REQ
 
@@ -58,6 +58,14 @@ table_row() {
   local ratio
   ratio=$(awk -v a="${RPS[$s]}" -v b="${RPS[$base]}" 'BEGIN {printf "%.2f", a / b}')
   echo "| $s | ${RPS[$s]} | ${P50[$s]} | ${P99[$s]} | ${CPU[$s]} | $ratio |"
+}
+
+# register_channel BASE: the official channel the load tests' sessions run on (@acme_support on
+# Telegram), registered by $ADMIN for the agent $AGENT_ID.
+register_channel() {
+  curl -sf -X POST "$1/v1/channels" -H "Authorization: Bearer $ADMIN" \
+    -H 'content-type: application/json' \
+    -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
 }
 
 # issue_tokens BASE: $TOKENS sessions issued through POST /v1/sessions as $AGENT_KEY, one token per

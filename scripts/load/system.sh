@@ -79,9 +79,7 @@ SEC_KEY=$($td staff add --name load-sec --role security)
 AGENT_ID=$($td staff list | awk -F'\t' '$3=="load-agent" {print $1; exit}')
 
 start_server
-curl -sf -X POST "$target/v1/channels" -H "Authorization: Bearer $ADMIN" \
-  -H 'content-type: application/json' \
-  -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
+register_channel "$target"
 issue_tokens "$target"
 stop_server
 

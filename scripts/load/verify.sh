@@ -68,9 +68,7 @@ AGENT_ID=$($td staff list | awk -F'\t' '$3=="load-agent" || $2=="load-agent" {pr
 $td serve 2>"$work/server.log" &
 server=$!
 wait_ready "$base"
-curl -sf -X POST "$base/v1/channels" -H "Authorization: Bearer $ADMIN" \
-  -H 'content-type: application/json' \
-  -d "{\"kind\":\"telegram\",\"value\":\"@acme_support\",\"agent_id\":\"$AGENT_ID\"}" >/dev/null
+register_channel "$base"
 
 issue_tokens "$base"
 
